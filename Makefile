@@ -1,0 +1,48 @@
+# parallax: `make run` runs the host on examples/config.hcl, `make test`
+# runs every test. Both build what they need first.
+
+GO        ?= go
+BIN       := bin
+PLUGINS   := $(BIN)/plugins
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/...
+# The test binaries' builds are cached here between runs on one machine.
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: all build run test test-unit test-e2e bench lint fmt proto fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/parallax-host ./host/cmd/parallax-host
+	$(GO) build -o $(PLUGINS)/parallax-runtime-local ./plugins/runtime-local
+
+run: build
+	$(BIN)/parallax-host run examples/config.hcl
+
+# Unit tests, the conformance suite against runtime-local as a real plugin,
+# and the end-to-end tests that drive the built binaries over REST.
+test: build lint
+	$(GO) test -count=1 -timeout 15m $(MODULES)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/
+
+lint:
+	$(GO) vet $(MODULES)
+	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w sdk host plugins
+
+# Regenerates the gRPC code under sdk/internal/proto (committed).
+proto:
+	bash sdk/internal/proto/generate.sh
+
+# A short run of every fuzzer; FUZZTIME=5m for a longer one.
+FUZZTIME ?= 30s
+fuzz:
+	cd host && $(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/config/
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,16 @@
+# The host's configuration for `make run`. Paths are relative to this file.
+
+server {
+  listen   = "127.0.0.1:3000"
+  # Set PARALLAX_TOKEN to require "Authorization: Bearer <token>" on the API.
+  # Without a token the host only listens on loopback.
+  token    = env("PARALLAX_TOKEN")
+  data_dir = "../.parallax"
+}
+
+plugin_dir = "../bin/plugins"
+
+# Agents run in a local PTY. Lower priority numbers are tried first.
+runtime "local" {
+  priority = 10
+}

@@ -1,0 +1,165 @@
+// Command parallax-host runs CLI coding agents on pluggable runtimes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `parallax-host runs CLI coding agents on pluggable runtimes.
+
+Usage:
+  parallax-host run [flags] CONFIG.hcl       run the host
+  parallax-host validate [flags] CONFIG.hcl  check a config file, plugins included
+  parallax-host version                      print the version
+
+Run "parallax-host COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "parallax-host", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "parallax-host: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// logFlags adds the logging flags every command shares.
+func logFlags(fs *flag.FlagSet) (level *string, json *bool) {
+	level = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	json = fs.Bool("log-json", false, "log as JSON lines instead of text")
+	return level, json
+}
+
+func newLogger(w io.Writer, level string, json bool) (hclog.Logger, error) {
+	lvl := hclog.LevelFromString(level)
+	if lvl == hclog.NoLevel {
+		return nil, fmt.Errorf("-log-level %q: use trace, debug, info, warn or error", level)
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name: "parallax-host", Level: lvl, Output: w, JSONFormat: json, TimeFormat: time.RFC3339Nano,
+	}), nil
+}
+
+// configArg parses a command's flags and returns its one CONFIG argument.
+func configArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) {
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "parallax-host %s: want exactly one config file, such as examples/config.hcl\n", fs.Name())
+		return "", false
+	}
+	return fs.Arg(0), true
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	level, asJSON := logFlags(fs)
+	path, ok := configArg(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	log, err := newLogger(stderr, *level, *asJSON)
+	if err != nil {
+		fmt.Fprintln(stderr, "parallax-host run:", err)
+		return 2
+	}
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		config.WriteDiagnostics(stderr, filesOf(cfg, path), diags)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = server.Run(ctx, cfg, server.Options{Logger: log, Version: version})
+	var de *server.DiagError
+	switch {
+	case errors.As(err, &de):
+		config.WriteDiagnostics(stderr, cfg.Files, de.Diags)
+		return 1
+	case err != nil:
+		log.Error("host failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	level, asJSON := logFlags(fs)
+	noPlugins := fs.Bool("no-plugins", false, "don't start the plugins to check their config {} blocks")
+	path, ok := configArg(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	log, err := newLogger(stderr, *level, *asJSON)
+	if err != nil {
+		fmt.Fprintln(stderr, "parallax-host validate:", err)
+		return 2
+	}
+	cfg, diags := config.Load(path)
+	if !diags.HasErrors() && !*noPlugins {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		diags = append(diags, runtimes.Check(ctx, cfg, server.Launch, log.Named("validate"))...)
+		cancel()
+	}
+	if len(diags) > 0 {
+		config.WriteDiagnostics(stderr, filesOf(cfg, path), diags)
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid\n", path)
+	return 0
+}
+
+// filesOf returns the sources diagnostics quote; Load keeps them only on
+// success, so on failure read the file again.
+func filesOf(cfg *config.Config, path string) map[string][]byte {
+	if cfg != nil {
+		return cfg.Files
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return map[string][]byte{path: src}
+}

@@ -1,0 +1,3 @@
+// Package agents keeps the managed agents: it spawns them on a runtime,
+// drains and keeps their output, follows their state and stops them.
+package agents

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/runtimes"
+)
+
+// Agents is what the API needs of the managed agents.
+type Agents interface {
+	Spawn(ctx context.Context, req agents.SpawnRequest) (agents.View, error)
+	Get(id string) (agents.View, error)
+	List() []agents.View
+	Delete(ctx context.Context, id string, opts agents.StopOptions) (agents.View, error)
+}
+
+// Runtimes is what the API needs of the runtimes.
+type Runtimes interface {
+	Statuses() []runtimes.Status
+}
+
+// Options configure the API.
+type Options struct {
+	Logger   hclog.Logger
+	Agents   Agents
+	Runtimes Runtimes
+	// Token, when set, is required as "Authorization: Bearer <token>".
+	Token   string
+	Version string
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// Handler returns the API's HTTP handler.
+func Handler(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	s := &server{opts: opts, started: time.Now()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/managed-agents", s.spawn)
+	mux.HandleFunc("GET /api/managed-agents", s.list)
+	mux.HandleFunc("GET /api/managed-agents/{id}", s.get)
+	mux.HandleFunc("DELETE /api/managed-agents/{id}", s.delete)
+	mux.HandleFunc("GET /api/runtimes", s.runtimes)
+	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	return s.auth(mux)
+}
+
+type server struct {
+	opts    Options
+	started time.Time
+}
+
+// auth checks the bearer token, when one is configured.
+func (s *server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="parallax"`)
+			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token: send \"Authorization: Bearer <server.token>\"")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) spawn(w http.ResponseWriter, r *http.Request) {
+	var req agents.SpawnRequest
+	if err := decodeJSON(r, &req); err != nil {
+		var ie *agents.InputError
+		if errors.As(err, &ie) {
+			writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
+			return
+		}
+		writeError(w, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	v, err := s.opts.Agents.Spawn(r.Context(), req)
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []agents.View{}
+	for _, v := range s.opts.Agents.List() {
+		if match(q.Get("status"), string(v.Status)) && match(q.Get("type"), v.Type) && match(q.Get("runtime"), v.Runtime) {
+			out = append(out, v)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func match(filter, value string) bool { return filter == "" || filter == value }
+
+func (s *server) get(w http.ResponseWriter, r *http.Request) {
+	v, err := s.opts.Agents.Get(r.PathValue("id"))
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+	opts := agents.StopOptions{Force: r.URL.Query().Get("force") == "true"}
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		secs, err := strconv.ParseFloat(t, 64)
+		if err != nil || secs < 0 || secs > 3600 {
+			writeError(w, http.StatusBadRequest, "timeout", "timeout: want seconds between 0 and 3600, such as ?timeout=10")
+			return
+		}
+		opts.Timeout = time.Duration(secs * float64(time.Second))
+	}
+	v, err := s.opts.Agents.Delete(r.Context(), r.PathValue("id"), opts)
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) runtimes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.opts.Runtimes.Statuses())
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	healthy := 0
+	sts := s.opts.Runtimes.Statuses()
+	for _, st := range sts {
+		if st.Healthy {
+			healthy++
+		}
+	}
+	status, code := "ok", http.StatusOK
+	if healthy == 0 {
+		status, code = "degraded", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{
+		"status": status, "version": s.opts.Version, "uptime": time.Since(s.started).Milliseconds(),
+		"runtimes": len(sts), "healthyRuntimes": healthy, "agents": len(s.opts.Agents.List()),
+	})
+}
+
+// writeAgentError picks the status that fits an error from the agents.
+func (s *server) writeAgentError(w http.ResponseWriter, err error) {
+	var ie *agents.InputError
+	var se *agents.SpawnError
+	switch {
+	case errors.As(err, &ie):
+		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
+	case errors.Is(err, agents.ErrNotFound):
+		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, runtimes.ErrNoRuntime):
+		writeError(w, http.StatusServiceUnavailable, "", err.Error())
+	case errors.As(err, &se) && se.Invalid:
+		writeError(w, http.StatusBadRequest, "", err.Error())
+	case errors.As(err, &se):
+		writeError(w, http.StatusBadGateway, "", err.Error())
+	default:
+		s.opts.Logger.Error("request failed", "error", err)
+		writeError(w, http.StatusInternalServerError, "", err.Error())
+	}
+}
+
+// decodeJSON reads one JSON object, rejecting unknown fields so that typos
+// don't pass silently.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		var ie *agents.InputError
+		switch {
+		case errors.As(err, &ie):
+			return ie
+		case errors.Is(err, io.EOF):
+			return errors.New("the request body is empty: send a JSON object")
+		case errors.As(err, &se):
+			return fmt.Errorf("the request body is not valid JSON (at byte %d): %v", se.Offset, err)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("the request body is not valid JSON: it ends too early")
+		case errors.As(err, &te):
+			return &agents.InputError{Field: te.Field, Msg: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &agents.InputError{Field: field, Msg: "unknown field; check its spelling against the API reference"}
+		}
+		return fmt.Errorf("the request body is not valid: %v", err)
+	}
+	if dec.More() {
+		return errors.New("the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, field, msg string) {
+	writeJSON(w, code, errorBody{Error: msg, Field: field})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/runtimes"
+)
+
+// stubAgents answers every call with err, so each error kind's HTTP status
+// can be checked without runtimes; the e2e tests cover the real chain.
+type stubAgents struct{ err error }
+
+func (s stubAgents) Spawn(context.Context, agents.SpawnRequest) (agents.View, error) {
+	return agents.View{}, s.err
+}
+func (s stubAgents) Get(string) (agents.View, error) { return agents.View{}, s.err }
+func (s stubAgents) List() []agents.View             { return nil }
+func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.View, error) {
+	return agents.View{}, s.err
+}
+
+type stubRuntimes []runtimes.Status
+
+func (s stubRuntimes) Statuses() []runtimes.Status { return s }
+
+func TestErrorStatuses_WithStubAgents(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"bad input", &agents.InputError{Field: "name", Msg: "bad"}, 400},
+		{"unknown id", fmt.Errorf("%w: %q", agents.ErrNotFound, "x"), 404},
+		{"no healthy runtime", fmt.Errorf("%w: none of local is healthy", runtimes.ErrNoRuntime), 503},
+		{"every runtime said the spec is invalid", &agents.SpawnError{Invalid: true, Msg: "local: no such command"}, 400},
+		{"a runtime failed", &agents.SpawnError{Msg: "local: fork failed"}, 502},
+		{"anything else", fmt.Errorf("boom"), 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Handler(Options{Agents: stubAgents{tt.err}, Runtimes: stubRuntimes{}})
+			for _, req := range []*http.Request{
+				httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(`{"type":"custom","command":["true"]}`)),
+				httptest.NewRequest("GET", "/api/managed-agents/x", nil),
+				httptest.NewRequest("DELETE", "/api/managed-agents/x", nil),
+			} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				var body errorBody
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+					t.Errorf("%s %s: body %q is not a JSON error", req.Method, req.URL, rec.Body)
+				}
+				if rec.Code != tt.want {
+					t.Errorf("%s %s: status %d, want %d", req.Method, req.URL, rec.Code, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestBodyErrorsNameTheProblem(t *testing.T) {
+	tests := []struct {
+		body, field, text string
+	}{
+		{``, "", "empty"},
+		{`{"type":`, "", "not valid JSON"},
+		{`{"type":"custom"} {}`, "", "more than one"},
+		{`{"nmae":"x"}`, "nmae", "unknown field"},
+		{`{"env":{"A":1}}`, "env", "want string"},
+		{`{"resources":{"timeout":"soon"}}`, "resources.timeout", "30m"},
+	}
+	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}})
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(tt.body)))
+		var body errorBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != 400 || body.Field != tt.field || !strings.Contains(body.Error, tt.text) {
+			t.Errorf("body %q: %d %+v; want 400 field %q error containing %q", tt.body, rec.Code, body, tt.field, tt.text)
+		}
+	}
+}
+
+func TestHealthIsDegradedWithoutAHealthyRuntime(t *testing.T) {
+	tests := []struct {
+		rts  stubRuntimes
+		want int
+	}{
+		{stubRuntimes{{Name: "local", Healthy: true}}, 200},
+		{stubRuntimes{{Name: "local", Healthy: false}}, 503},
+		{stubRuntimes{}, 503},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		Handler(Options{Agents: stubAgents{}, Runtimes: tt.rts}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
+		if rec.Code != tt.want {
+			t.Errorf("%+v: status %d, want %d", tt.rts, rec.Code, tt.want)
+		}
+	}
+}
+
+func TestTokenCheck(t *testing.T) {
+	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}, Token: "tok"})
+	tests := []struct {
+		header string
+		want   int
+	}{
+		{"", 401},
+		{"Bearer nope", 401},
+		{"tok", 401},
+		{"Bearer tok", 200},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/api/managed-agents", nil)
+		if tt.header != "" {
+			req.Header.Set("Authorization", tt.header)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("Authorization %q: %d, want %d", tt.header, rec.Code, tt.want)
+		}
+		if strings.Contains(rec.Body.String(), "tok\"") {
+			t.Errorf("the token leaks into the response: %s", rec.Body)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+// Package runtimes runs the runtime plugins: it starts and configures them,
+// watches their health, restarts the ones that die and orders them for
+// picking a runtime for a new agent.
+package runtimes

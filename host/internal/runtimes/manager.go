@@ -1,0 +1,451 @@
+package runtimes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/sdk/runtime"
+)
+
+// Plugin is a running runtime plugin as the host sees it: the runtime
+// contract, every optional feature (a plugin without one answers
+// runtime.ErrUnsupported), and control of the plugin process.
+type Plugin interface {
+	runtime.Runtime
+	runtime.Resizer
+	runtime.StatsReporter
+	runtime.Adopter
+	Kill()
+	Exited() bool
+}
+
+// LaunchFunc starts the plugin binary at path.
+type LaunchFunc func(ctx context.Context, path string, logger hclog.Logger) (Plugin, error)
+
+// Options configure a Manager.
+type Options struct {
+	Logger hclog.Logger
+	// HostInstance is handed to every runtime; see runtime.ConfigureRequest.
+	HostInstance string
+	Launch       LaunchFunc
+	// HealthInterval is how often a runtime's health is checked. A plugin
+	// that dies is also noticed at once by the calls that fail on it.
+	HealthInterval time.Duration
+}
+
+// Manager runs the configured runtime plugins: it starts them, checks their
+// health, restarts the ones that die and picks one for each new agent.
+type Manager struct {
+	opts     Options
+	log      hclog.Logger
+	listener Listener
+	entries  []*entry // sorted by priority, then name
+	byName   map[string]*entry
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// entry is one configured runtime and its current plugin process.
+type entry struct {
+	cfg  config.Runtime
+	kick chan struct{} // asks the supervisor for a health check now
+
+	mu       sync.Mutex
+	plugin   Plugin
+	info     runtime.Info
+	priority int
+	health   runtime.Health
+	restarts int
+	lastErr  string
+}
+
+// Status is a runtime's state for the API.
+type Status struct {
+	Name         string               `json:"name"`
+	Priority     int                  `json:"priority"`
+	Healthy      bool                 `json:"healthy"`
+	Message      string               `json:"message,omitempty"`
+	ActiveAgents int                  `json:"activeAgents"`
+	Version      string               `json:"version,omitempty"`
+	Capabilities runtime.Capabilities `json:"capabilities"`
+	Restarts     int                  `json:"restarts"`
+}
+
+// ErrNoRuntime means no runtime could take an agent.
+var ErrNoRuntime = errors.New("no healthy runtime")
+
+// ErrUnknownRuntime means a runtime name is not configured.
+var ErrUnknownRuntime = errors.New("unknown runtime")
+
+// New returns a Manager; Start launches its runtimes.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 5 * time.Second
+	}
+	return &Manager{opts: opts, log: opts.Logger, byName: map[string]*entry{}, stop: make(chan struct{})}
+}
+
+// Listener hears about runtime plugins that die and agents to adopt.
+type Listener interface {
+	// RuntimeLost is called when a runtime's plugin died, before it is
+	// restarted.
+	RuntimeLost(runtimeName, reason string)
+	// Adopt is called after a runtime (re)started, with the agents it still
+	// runs from before.
+	Adopt(runtimeName string, agents []runtime.AgentInfo)
+}
+
+// SetListener sets who hears about lost runtimes and agents to adopt. Call
+// it before Start.
+func (m *Manager) SetListener(l Listener) { m.listener = l }
+
+// Start launches and configures every enabled runtime. Configuration errors
+// come back as diagnostics pointing into the user's file; then nothing is
+// left running.
+func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, rc := range cfg.Runtimes {
+		if !rc.Enabled {
+			continue
+		}
+		e := &entry{cfg: rc, kick: make(chan struct{}, 1)}
+		d := m.launch(ctx, e)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		m.entries = append(m.entries, e)
+		m.byName[rc.Name] = e
+	}
+	if diags.HasErrors() {
+		m.Shutdown()
+		return diags
+	}
+	sort.SliceStable(m.entries, func(i, j int) bool {
+		if m.entries[i].priority != m.entries[j].priority {
+			return m.entries[i].priority < m.entries[j].priority
+		}
+		return m.entries[i].cfg.Name < m.entries[j].cfg.Name
+	})
+	for _, e := range m.entries {
+		m.wg.Add(1)
+		go m.supervise(e)
+	}
+	return diags
+}
+
+// launch starts e's plugin, configures it and adopts what it still runs.
+func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
+	name := e.cfg.Name
+	log := m.log.Named("runtime." + name)
+	p, info, raw, diags := openPlugin(ctx, e.cfg, m.opts.Launch, log)
+	if diags.HasErrors() {
+		return diags
+	}
+	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw}); err != nil {
+		p.Kill()
+		return diagAt(e.cfg, fmt.Sprintf("Runtime %q rejected its configuration", name), err.Error())
+	}
+	var adopted []runtime.AgentInfo
+	var err error
+	if info.Capabilities.Adopt {
+		if adopted, err = p.Recover(ctx); err != nil {
+			// Not fatal: the runtime works, it only lost track of old agents.
+			log.Error("recovering agents from an earlier run failed", "error", err)
+		}
+	}
+	health, err := p.Health(ctx)
+	if err != nil {
+		health = runtime.Health{Message: err.Error()}
+	}
+
+	priority := info.DefaultPriority
+	if e.cfg.Priority != nil {
+		priority = *e.cfg.Priority
+	}
+	e.mu.Lock()
+	e.plugin, e.info, e.priority, e.health = p, info, priority, health
+	e.mu.Unlock()
+	log.Info("runtime started", "version", info.Version, "priority", priority,
+		"healthy", health.Healthy, "message", health.Message)
+	if m.listener != nil {
+		m.listener.Adopt(name, adopted)
+	}
+	return nil
+}
+
+// openPlugin launches rc's plugin, asks what it is and decodes rc's config block
+// against the schema the plugin declares.
+func openPlugin(ctx context.Context, rc config.Runtime, launch LaunchFunc, log hclog.Logger) (Plugin, runtime.Info, []byte, hcl.Diagnostics) {
+	p, err := launch(ctx, rc.PluginPath, log)
+	if err != nil {
+		return nil, runtime.Info{}, nil, diagAt(rc, fmt.Sprintf("Runtime %q did not start", rc.Name), err.Error())
+	}
+	info, err := p.Describe(ctx)
+	if err != nil {
+		p.Kill()
+		return nil, runtime.Info{}, nil, diagAt(rc, fmt.Sprintf("Runtime %q did not describe itself", rc.Name), err.Error())
+	}
+	raw, diags := config.DecodeRuntimeConfig(rc, info.ConfigSchema)
+	if diags.HasErrors() {
+		p.Kill()
+		return nil, runtime.Info{}, nil, diags
+	}
+	return p, info, raw, diags
+}
+
+// Check launches each enabled runtime's plugin, decodes its config block
+// against the plugin's schema and stops the plugin again. It finds what
+// Load can't: mistakes in config {} blocks, and binaries that aren't
+// runtime plugins.
+func Check(ctx context.Context, cfg *config.Config, launch LaunchFunc, log hclog.Logger) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, rc := range cfg.Runtimes {
+		if !rc.Enabled {
+			continue
+		}
+		p, _, _, d := openPlugin(ctx, rc, launch, log.Named("runtime."+rc.Name))
+		diags = append(diags, d...)
+		if p != nil {
+			p.Kill()
+		}
+	}
+	return diags
+}
+
+func diagAt(rc config.Runtime, summary, detail string) hcl.Diagnostics {
+	rng := rc.DeclRange
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}}
+}
+
+// supervise checks e's health until Shutdown and restarts its plugin when it
+// dies, backing off while restarts keep failing.
+func (m *Manager) supervise(e *entry) {
+	defer m.wg.Done()
+	ticker := time.NewTicker(m.opts.HealthInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-ticker.C:
+		case <-e.kick:
+		}
+		if m.check(e) {
+			continue
+		}
+		m.restart(e)
+	}
+}
+
+// check refreshes e's health and reports whether its plugin is alive.
+func (m *Manager) check(e *entry) bool {
+	e.mu.Lock()
+	p := e.plugin
+	e.mu.Unlock()
+	if p == nil || p.Exited() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.HealthInterval)
+	defer cancel()
+	h, err := p.Health(ctx)
+	if err != nil {
+		if p.Exited() {
+			return false
+		}
+		h = runtime.Health{Message: "health check failed: " + err.Error()}
+	}
+	e.mu.Lock()
+	if h.Healthy != e.health.Healthy {
+		m.log.Named("runtime."+e.cfg.Name).Info("runtime health changed", "healthy", h.Healthy, "message", h.Message)
+	}
+	e.health = h
+	e.mu.Unlock()
+	return true
+}
+
+func (m *Manager) restart(e *entry) {
+	name := e.cfg.Name
+	log := m.log.Named("runtime." + name)
+	e.mu.Lock()
+	old := e.plugin
+	e.plugin = nil
+	e.health = runtime.Health{Message: "plugin exited; restarting"}
+	e.mu.Unlock()
+	if old != nil {
+		old.Kill()
+	}
+	reason := fmt.Sprintf("runtime plugin %q exited unexpectedly", name)
+	log.Error("runtime plugin exited unexpectedly; restarting it")
+	if m.listener != nil {
+		m.listener.RuntimeLost(name, reason)
+	}
+
+	backoff := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		diags := m.launch(ctx, e)
+		cancel()
+		if !diags.HasErrors() {
+			e.mu.Lock()
+			e.restarts++
+			n := e.restarts
+			e.mu.Unlock()
+			log.Info("runtime plugin restarted", "restarts", n)
+			return
+		}
+		e.mu.Lock()
+		e.lastErr = diags.Error()
+		e.health = runtime.Health{Message: "restart failed: " + diags.Error()}
+		e.mu.Unlock()
+		log.Error("restarting runtime plugin failed", "error", diags.Error(), "retry_in", backoff)
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// Kick asks for an immediate health check of the named runtime, for callers
+// that saw a call to it fail in a way that may mean its plugin died.
+func (m *Manager) Kick(name string) {
+	if e, ok := m.byName[name]; ok {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Get returns the named runtime's current plugin.
+func (m *Manager) Get(name string) (Plugin, error) {
+	e, ok := m.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (configured: %s)", ErrUnknownRuntime, name, m.names())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.plugin == nil {
+		return nil, fmt.Errorf("%w: runtime %q is restarting", ErrNoRuntime, name)
+	}
+	return e.plugin, nil
+}
+
+// Candidate is a runtime that may take a new agent.
+type Candidate struct {
+	Name   string
+	Plugin Plugin
+	Info   runtime.Info
+}
+
+// Candidates returns the runtimes to try for a new agent, in order: the one
+// named, or else every healthy runtime by ascending priority.
+func (m *Manager) Candidates(name string) ([]Candidate, error) {
+	if name != "" {
+		e, ok := m.byName[name]
+		if !ok {
+			return nil, fmt.Errorf("%w %q (configured: %s)", ErrUnknownRuntime, name, m.names())
+		}
+		c, ok := e.candidate()
+		if !ok {
+			return nil, fmt.Errorf("%w: runtime %q is unhealthy: %s", ErrNoRuntime, name, e.message())
+		}
+		return []Candidate{c}, nil
+	}
+	var out []Candidate
+	for _, e := range m.entries {
+		if c, ok := e.candidate(); ok {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: none of %s is healthy", ErrNoRuntime, m.names())
+	}
+	return out, nil
+}
+
+func (e *entry) candidate() (Candidate, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.plugin == nil || !e.health.Healthy {
+		return Candidate{}, false
+	}
+	return Candidate{Name: e.cfg.Name, Plugin: e.plugin, Info: e.info}, true
+}
+
+func (e *entry) message() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.health.Message
+}
+
+func (m *Manager) names() string {
+	s := ""
+	for i, e := range m.entries {
+		if i > 0 {
+			s += ", "
+		}
+		s += e.cfg.Name
+	}
+	return s
+}
+
+// Statuses describes every runtime, in selection order. Agent counts are
+// those of the last health check.
+func (m *Manager) Statuses() []Status {
+	out := make([]Status, 0, len(m.entries))
+	for _, e := range m.entries {
+		e.mu.Lock()
+		out = append(out, Status{
+			Name:         e.cfg.Name,
+			Priority:     e.priority,
+			Healthy:      e.plugin != nil && e.health.Healthy,
+			Message:      e.health.Message,
+			ActiveAgents: e.health.ActiveAgents,
+			Version:      e.info.Version,
+			Capabilities: e.info.Capabilities,
+			Restarts:     e.restarts,
+		})
+		e.mu.Unlock()
+	}
+	return out
+}
+
+// Refresh checks every runtime's health now.
+func (m *Manager) Refresh() {
+	for _, e := range m.entries {
+		m.check(e)
+	}
+}
+
+// Shutdown stops supervising and kills every plugin. Agents must be stopped
+// before, through the plugins.
+func (m *Manager) Shutdown() {
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	m.wg.Wait()
+	for _, e := range m.byName {
+		e.mu.Lock()
+		if e.plugin != nil {
+			e.plugin.Kill()
+			e.plugin = nil
+		}
+		e.mu.Unlock()
+	}
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/api"
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/sdk/plugin"
+)
+
+// Options configure Run.
+type Options struct {
+	Logger  hclog.Logger
+	Version string
+	// ShutdownTimeout bounds stopping the agents at shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// DiagError carries configuration diagnostics, for printing with their
+// place in the file.
+type DiagError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagError) Error() string { return e.Diags.Error() }
+
+// Launch starts a runtime plugin binary.
+func Launch(ctx context.Context, path string, log hclog.Logger) (runtimes.Plugin, error) {
+	c, err := plugin.Launch(ctx, path, log)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run runs the host until ctx ends, then stops every agent it spawned, then
+// the plugins.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	log := opts.Logger
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = agents.DefaultStopTimeout + 5*time.Second
+	}
+	instance, err := instanceID(cfg.Server.DataDir)
+	if err != nil {
+		return err
+	}
+
+	// Listen first: a busy port is the commonest start-up failure and
+	// costs nothing to find before the plugins start.
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: %w (pick another port, or stop what holds it)", err)
+	}
+	defer ln.Close()
+
+	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, Launch: Launch})
+	am := agents.NewManager(log.Named("agents"), rm)
+	rm.SetListener(am)
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	diags := rm.Start(startCtx, cfg)
+	cancel()
+	if diags.HasErrors() {
+		return &DiagError{diags}
+	}
+
+	srv := &http.Server{
+		Handler: api.Handler(api.Options{
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Token: cfg.Server.Token, Version: opts.Version,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("host listening", "addr", ln.Addr().String(), "instance", instance, "runtimes", runtimeNames(rm))
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: stopping agents, then runtimes")
+	case err = <-served:
+		log.Error("API server failed; shutting down", "error", err)
+	}
+
+	// Stop taking requests, but let ones in flight (a DELETE, say) finish.
+	shutCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	am.Shutdown(shutCtx)
+	rm.Shutdown()
+	log.Info("shut down")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func runtimeNames(rm *runtimes.Manager) string {
+	var names []string
+	for _, s := range rm.Statuses() {
+		names = append(names, fmt.Sprintf("%s(priority %d, healthy %t)", s.Name, s.Priority, s.Healthy))
+	}
+	return strings.Join(names, ", ")
+}
+
+// instanceID returns the host's id, kept in the data directory so it stays
+// the same across restarts and runtimes can recognise their agents.
+func instanceID(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("server.data_dir: %w", err)
+	}
+	path := filepath.Join(dataDir, "instance-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	id := "h" + hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("server.data_dir: %w", err)
+	}
+	return id, nil
+}
