@@ -89,6 +89,9 @@ func startHost(t testing.TB, path string, env ...string) *host {
 	h := &host{t: t, exited: make(chan struct{})}
 	h.cmd = exec.Command(bins.host, "run", "-log-json", "-log-level", "debug", path)
 	h.cmd.Env = append(os.Environ(), env...)
+	// Its own process group, like a shell job, so a test can send Ctrl-C
+	// to the whole group as a terminal does.
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -319,3 +319,33 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// A terminal's Ctrl-C, or a supervisor's SIGTERM to the job, reaches every
+// process in the group. The plugins must survive it long enough for the
+// host to stop its agents gracefully through them.
+func TestSignalToTheProcessGroupStopsAgentsGracefully(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			h := startHost(t, writeConfig(t, ""))
+			dir := t.TempDir()
+			pidFile, termFile := filepath.Join(dir, "pid"), filepath.Join(dir, "term")
+			script := fmt.Sprintf("trap 'echo graceful > %s; exit 0' TERM; trap '' HUP INT; echo $$ > %s; while :; do sleep 0.1; done", termFile, pidFile)
+			if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"/bin/sh", "-c", script}}, nil); code != http.StatusCreated {
+				t.Fatalf("spawn: %d", code)
+			}
+			pgid := readPID(t, pidFile)
+
+			if err := syscall.Kill(-h.cmd.Process.Pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			<-h.exited
+			if code := h.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("host exit code %d after %v; log:\n%s", code, sig, h.logs())
+			}
+			if b, err := os.ReadFile(termFile); err != nil || strings.TrimSpace(string(b)) != "graceful" {
+				t.Errorf("the agent was not stopped with SIGTERM (term file: %q, %v); log:\n%s", b, err, h.logs())
+			}
+			eventually(t, "the agent's processes to be gone", func() bool { return !groupAlive(pgid) })
+		})
+	}
+}

@@ -59,8 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // logFlags adds the logging flags every command shares.
-func logFlags(fs *flag.FlagSet) (level *string, json *bool) {
-	level = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+func logFlags(fs *flag.FlagSet, defaultLevel string) (level *string, json *bool) {
+	level = fs.String("log-level", defaultLevel, "log level: trace, debug, info, warn, error")
 	json = fs.Bool("log-json", false, "log as JSON lines instead of text")
 	return level, json
 }
@@ -90,7 +90,7 @@ func configArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool)
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	level, asJSON := logFlags(fs)
+	level, asJSON := logFlags(fs, "info")
 	path, ok := configArg(fs, args, stderr)
 	if !ok {
 		return 2
@@ -102,7 +102,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
-		config.WriteDiagnostics(stderr, filesOf(cfg, path), diags)
+		_ = config.WriteDiagnostics(stderr, filesOf(cfg), diags)
 		return 1
 	}
 
@@ -112,7 +112,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	var de *server.DiagError
 	switch {
 	case errors.As(err, &de):
-		config.WriteDiagnostics(stderr, cfg.Files, de.Diags)
+		_ = config.WriteDiagnostics(stderr, cfg.Files, de.Diags)
 		return 1
 	case err != nil:
 		log.Error("host failed", "error", err)
@@ -124,7 +124,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	level, asJSON := logFlags(fs)
+	level, asJSON := logFlags(fs, "warn")
 	noPlugins := fs.Bool("no-plugins", false, "don't start the plugins to check their config {} blocks")
 	path, ok := configArg(fs, args, stderr)
 	if !ok {
@@ -142,7 +142,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		cancel()
 	}
 	if len(diags) > 0 {
-		config.WriteDiagnostics(stderr, filesOf(cfg, path), diags)
+		_ = config.WriteDiagnostics(stderr, filesOf(cfg), diags)
 	}
 	if diags.HasErrors() {
 		return 1
@@ -151,15 +151,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// filesOf returns the sources diagnostics quote; Load keeps them only on
-// success, so on failure read the file again.
-func filesOf(cfg *config.Config, path string) map[string][]byte {
-	if cfg != nil {
-		return cfg.Files
-	}
-	src, err := os.ReadFile(path)
-	if err != nil {
+// filesOf returns the sources diagnostics quote; without a Config,
+// WriteDiagnostics reads them from disk.
+func filesOf(cfg *config.Config) map[string][]byte {
+	if cfg == nil {
 		return nil
 	}
-	return map[string][]byte{path: src}
+	return cfg.Files
 }

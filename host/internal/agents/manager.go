@@ -119,8 +119,10 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		drained := make(chan struct{})
 		if conn, err := p.Attach(a.ctx, a.id); err == nil {
 			go func() {
+				defer close(drained)
 				defer conn.Close()
 				_, _ = io.Copy(a.output, conn)
 			}()
@@ -129,6 +131,7 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 				conn.Close()
 			}()
 		} else {
+			close(drained)
 			m.log.Warn("attaching to agent failed; its output is lost", "agent", a.id, "error", err)
 		}
 		st, err := p.Wait(a.ctx, a.id)
@@ -139,6 +142,11 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 			m.lost(a, fmt.Sprintf("lost the agent: waiting on runtime %q failed: %v", a.runtimeName(), err))
 			m.rts.Kick(a.runtimeName())
 			return
+		}
+		// The exit can overtake the last output; the error message wants it.
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
 		}
 		m.finished(a, st)
 		// Release what the runtime still holds for the exited agent.

@@ -29,6 +29,8 @@ type Agents interface {
 // Runtimes is what the API needs of the runtimes.
 type Runtimes interface {
 	Statuses() []runtimes.Status
+	// Refresh checks every runtime's health now, so a status is current.
+	Refresh()
 }
 
 // Options configure the API.
@@ -145,6 +147,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) runtimes(w http.ResponseWriter, r *http.Request) {
+	s.opts.Runtimes.Refresh()
 	writeJSON(w, http.StatusOK, s.opts.Runtimes.Statuses())
 }
 

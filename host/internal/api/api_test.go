@@ -29,6 +29,7 @@ func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.
 type stubRuntimes []runtimes.Status
 
 func (s stubRuntimes) Statuses() []runtimes.Status { return s }
+func (s stubRuntimes) Refresh()                    {}
 
 func TestErrorStatuses_WithStubAgents(t *testing.T) {
 	tests := []struct {

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Config is the host's configuration. Every path in it is absolute: paths in
+// the file are relative to the file's own directory, not to the working
+// directory, so a config means the same wherever the host is started from.
+type Config struct {
+	Server    Server
+	PluginDir string
+	Runtimes  []Runtime
+
+	// Files holds the source of every file read, by the name diagnostics
+	// use, so that diagnostics found later can quote it.
+	Files map[string][]byte
+}
+
+// Server is the server {} block.
+type Server struct {
+	Listen  string
+	Token   string // empty means no authentication
+	DataDir string
+}
+
+// Runtime is one runtime "<name>" {} block.
+type Runtime struct {
+	Name       string
+	PluginPath string
+	Priority   *int // nil means the plugin's own default priority
+	Enabled    bool
+	// ConfigBody is the config {} block, nil when there is none. Only the
+	// plugin knows its schema; see DecodeRuntimeConfig.
+	ConfigBody hcl.Body
+	DeclRange  hcl.Range
+
+	dir string // the config file's directory, for file() in ConfigBody
+}
+
+const (
+	defaultListen    = "127.0.0.1:3000"
+	defaultDataDir   = ".parallax"
+	defaultPluginDir = "./bin/plugins"
+)
+
+// rootSchema lists what may appear at the top of the file. A new block type
+// goes here and gets a case in decodeRoot.
+var rootSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "plugin_dir"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "server"},
+		{Type: "runtime", LabelNames: []string{"name"}},
+	},
+}
+
+// Load reads, decodes and checks the config file at path. It returns either
+// a Config or diagnostics with at least one error, never both; warnings may
+// come with a Config.
+func Load(path string) (*Config, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read config file",
+			Detail:   err.Error(),
+		}}
+	}
+	return load(path, src)
+}
+
+// load is Load on source already read, so the fuzz test needn't touch disk.
+func load(path string, src []byte) (*Config, hcl.Diagnostics) {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot resolve config directory",
+			Detail:   fmt.Sprintf("%s: %v", path, err),
+		}}
+	}
+
+	file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	diags = append(diags, checkNumbers(file.Body.(*hclsyntax.Body))...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+
+	d := &decoder{dir: dir, ctx: evalContext(dir)}
+	cfg := d.decodeRoot(file.Body)
+	diags = append(diags, d.diags...)
+	sortByPosition(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg.Files = map[string][]byte{path: src}
+	return cfg, diags
+}
+
+// decoder collects diagnostics while decoding, so that one run reports every
+// mistake in the file rather than the first.
+type decoder struct {
+	dir   string
+	ctx   *hcl.EvalContext
+	diags hcl.Diagnostics
+}
+
+func (d *decoder) report(diags ...*hcl.Diagnostic) {
+	d.diags = append(d.diags, diags...)
+}
+
+func (d *decoder) decodeRoot(body hcl.Body) *Config {
+	content, diags := content(body, rootSchema)
+	d.report(diags...)
+
+	cfg := &Config{
+		Server: Server{
+			Listen:  defaultListen,
+			DataDir: filepath.Join(d.dir, defaultDataDir),
+		},
+		PluginDir: filepath.Join(d.dir, defaultPluginDir),
+	}
+	if attr, ok := content.Attributes["plugin_dir"]; ok {
+		if p, ok := d.path(attr, "plugin_dir"); ok {
+			cfg.PluginDir = p
+		}
+	}
+
+	// The plugin directory must be known before any runtime is decoded, as
+	// it gives their default plugin paths; hence blocks after attributes.
+	var server, runtimes []*hcl.Block
+	for _, block := range content.Blocks {
+		switch block.Type {
+		case "server":
+			server = append(server, block)
+		case "runtime":
+			runtimes = append(runtimes, block)
+		}
+	}
+	d.decodeServer(&cfg.Server, server)
+	cfg.Runtimes = d.decodeRuntimes(runtimes, cfg.PluginDir)
+
+	// A misspelt runtime block was already reported; saying that there is
+	// none would only repeat it.
+	if len(runtimes) == 0 && !diags.HasErrors() {
+		d.report(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No runtime configured",
+			Detail:   `The host needs at least one runtime to start agents on; add runtime "local" {}.`,
+			Subject:  body.MissingItemRange().Ptr(),
+		})
+	}
+	return cfg
+}

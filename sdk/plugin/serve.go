@@ -1,0 +1,58 @@
+package plugin
+
+import (
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/parallax/parallax/sdk/runtime"
+)
+
+// ServeOption changes how Serve runs the plugin.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	logger hclog.Logger
+}
+
+// WithLogger replaces the default logger. The host only turns JSON lines on
+// the plugin's stderr into log entries, so the logger must write those.
+func WithLogger(logger hclog.Logger) ServeOption {
+	return func(c *serveConfig) { c.logger = logger }
+}
+
+// Serve runs a runtime plugin; it is the whole of a plugin's main:
+//
+//	func main() {
+//		plugin.Serve(func(logger hclog.Logger) runtime.Runtime {
+//			return myruntime.New(logger)
+//		})
+//	}
+//
+// factory gets a logger whose entries reach the host's log. Nothing may
+// write to stdout before Serve took over: stdout carries the handshake.
+// Serve returns when the host ends the plugin.
+func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOption) {
+	cfg := serveConfig{
+		// Created before go-plugin swaps os.Stderr for a pipe that the host
+		// doesn't read, so entries go to the real stderr. Every level is
+		// written; the host's logger decides what to keep.
+		logger: hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.Trace,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+
+	impl := factory(cfg.logger)
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         pluginSet(impl, cfg.logger),
+		GRPCServer:      goplugin.DefaultGRPCServer,
+		Logger:          cfg.logger,
+	})
+}

@@ -1,0 +1,60 @@
+// Command fakeplugin is a runtime plugin for the tests of package plugin:
+// it only describes itself, logging and printing as it does.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parallax/parallax/sdk/plugin"
+	"github.com/parallax/parallax/sdk/runtime"
+)
+
+func main() {
+	plugin.Serve(func(logger hclog.Logger) runtime.Runtime {
+		return &fake{logger: logger}
+	})
+}
+
+type fake struct {
+	logger hclog.Logger
+}
+
+func (f *fake) Describe(context.Context) (runtime.Info, error) {
+	f.logger.Info("describing", "marker", os.Getenv("FAKEPLUGIN_MARKER"))
+	// Stray stdout after the handshake must not reach the host's stdout.
+	fmt.Println("stdout", os.Getenv("FAKEPLUGIN_MARKER"))
+	return runtime.Info{Name: "fakeplugin", Version: "0.0.1"}, nil
+}
+
+func (f *fake) Configure(context.Context, runtime.ConfigureRequest) error { return nil }
+
+func (f *fake) Health(context.Context) (runtime.Health, error) {
+	return runtime.Health{Healthy: true}, nil
+}
+
+func (f *fake) Start(context.Context, runtime.Spec) (runtime.AgentInfo, error) {
+	return runtime.AgentInfo{}, runtime.ErrUnsupported
+}
+
+func (f *fake) Attach(_ context.Context, id string) (io.ReadWriteCloser, error) {
+	return nil, fmt.Errorf("%w: %s", runtime.ErrNotFound, id)
+}
+
+func (f *fake) Stop(_ context.Context, id string, _ runtime.StopOptions) error {
+	return fmt.Errorf("%w: %s", runtime.ErrNotFound, id)
+}
+
+func (f *fake) Wait(_ context.Context, id string) (runtime.ExitStatus, error) {
+	return runtime.ExitStatus{}, fmt.Errorf("%w: %s", runtime.ErrNotFound, id)
+}
+
+func (f *fake) Inspect(_ context.Context, id string) (runtime.AgentInfo, error) {
+	return runtime.AgentInfo{}, fmt.Errorf("%w: %s", runtime.ErrNotFound, id)
+}
+
+func (f *fake) List(context.Context) ([]runtime.AgentInfo, error) { return nil, nil }
