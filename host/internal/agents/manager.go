@@ -138,6 +138,12 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 		if a.ctx.Err() != nil {
 			return
 		}
+		if err != nil && errors.Is(err, runtime.ErrNotFound) && a.isStopping() {
+			// Our Stop released the agent before this Wait reached the
+			// runtime: it ended as asked, how exactly is gone.
+			m.finished(a, runtime.ExitStatus{Code: -1, Reason: "stopped", ExitedAt: time.Now()})
+			return
+		}
 		if err != nil {
 			m.lost(a, fmt.Sprintf("lost the agent: waiting on runtime %q failed: %v", a.runtimeName(), err))
 			m.rts.Kick(a.runtimeName())
@@ -156,6 +162,12 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 			m.log.Warn("releasing an exited agent failed", "agent", a.id, "error", err)
 		}
 	}()
+}
+
+func (a *agent) isStopping() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stopping
 }
 
 func (a *agent) runtimeName() string {

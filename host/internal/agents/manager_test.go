@@ -1,0 +1,178 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parallax/parallax/host/internal/fakeruntime"
+	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/sdk/plugin"
+	"github.com/parallax/parallax/sdk/runtime"
+)
+
+// fixedRuntimes offers the same candidates for every spawn, in order.
+type fixedRuntimes struct{ cands []runtimes.Candidate }
+
+func (f fixedRuntimes) Candidates(name string) ([]runtimes.Candidate, error) {
+	if name == "" {
+		return f.cands, nil
+	}
+	for _, c := range f.cands {
+		if c.Name == name {
+			return []runtimes.Candidate{c}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", runtimes.ErrUnknownRuntime, name)
+}
+
+func (f fixedRuntimes) Get(name string) (runtimes.Plugin, error) {
+	for _, c := range f.cands {
+		if c.Name == name {
+			return c.Plugin, nil
+		}
+	}
+	return nil, runtimes.ErrUnknownRuntime
+}
+
+func (fixedRuntimes) Kick(string) {}
+
+func candidate(t *testing.T, r *fakeruntime.Runtime) runtimes.Candidate {
+	c := plugin.TestClient(t, r)
+	if err := c.Configure(context.Background(), runtime.ConfigureRequest{Config: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	return runtimes.Candidate{Name: r.Name, Plugin: c}
+}
+
+var spawnReq = SpawnRequest{Type: "custom", Command: []string{"sleep", "60"}}
+
+func TestSpawnFallsThroughToTheNextRuntime(t *testing.T) {
+	tests := []struct {
+		name        string
+		firstErr    error
+		secondErr   error
+		wantRuntime string
+		wantInvalid bool
+		wantErr     bool
+	}{
+		{"first works", nil, nil, "first", false, false},
+		{"first fails, second works", errors.New("engine down"), nil, "second", false, false},
+		{"both fail", errors.New("engine down"), errors.New("no space"), "", false, true},
+		{"both call the spec invalid", fmt.Errorf("%w: no such command", runtime.ErrInvalidSpec), fmt.Errorf("%w: no such image", runtime.ErrInvalidSpec), "", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := &fakeruntime.Runtime{Name: "first", StartErr: tt.firstErr}
+			second := &fakeruntime.Runtime{Name: "second", StartErr: tt.secondErr}
+			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, first), candidate(t, second)}})
+			t.Cleanup(func() { m.Shutdown(context.Background()) })
+
+			v, err := m.Spawn(context.Background(), spawnReq)
+			if tt.wantErr {
+				var se *SpawnError
+				if !errors.As(err, &se) || se.Invalid != tt.wantInvalid {
+					t.Fatalf("Spawn error = %v; want a SpawnError with Invalid=%t", err, tt.wantInvalid)
+				}
+				if !strings.Contains(err.Error(), "first:") || !strings.Contains(err.Error(), "second:") {
+					t.Errorf("the error should say why each runtime failed: %v", err)
+				}
+				if len(m.List()) != 0 {
+					t.Errorf("a failed spawn left an agent: %+v", m.List())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Runtime != tt.wantRuntime || v.Status != StatusReady {
+				t.Errorf("agent on %q with status %s; want %q, ready", v.Runtime, v.Status, tt.wantRuntime)
+			}
+		})
+	}
+}
+
+func TestDeleteStopsThroughTheRuntimeAndForgets(t *testing.T) {
+	tests := []struct {
+		force      bool
+		wantSignal string
+	}{
+		{false, "SIGTERM"},
+		{true, "SIGKILL"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("force=", tt.force), func(t *testing.T) {
+			fake := &fakeruntime.Runtime{Name: "fake"}
+			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, fake)}})
+			t.Cleanup(func() { m.Shutdown(context.Background()) })
+			v, err := m.Spawn(context.Background(), spawnReq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Delete(context.Background(), v.ID, StopOptions{Force: tt.force})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != StatusStopped || got.Exit == nil || got.Exit.Signal != tt.wantSignal {
+				t.Errorf("deleted agent = %+v; want stopped by %s", got, tt.wantSignal)
+			}
+			if len(fake.Started()) != 0 {
+				t.Errorf("the runtime still holds %v", fake.Started())
+			}
+			if _, err := m.Get(v.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestRuntimeLostMarksItsAgentsAsErrors(t *testing.T) {
+	a, b := &fakeruntime.Runtime{Name: "a"}, &fakeruntime.Runtime{Name: "b"}
+	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, a), candidate(t, b)}})
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	onA, _ := m.Spawn(context.Background(), SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "a"})
+	onB, _ := m.Spawn(context.Background(), SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "b"})
+
+	m.RuntimeLost("a", `runtime plugin "a" exited unexpectedly`)
+
+	gotA, _ := m.Get(onA.ID)
+	gotB, _ := m.Get(onB.ID)
+	if gotA.Status != StatusError || !strings.Contains(gotA.Error, `"a" exited`) {
+		t.Errorf("agent on the lost runtime = %+v; want error naming the runtime", gotA)
+	}
+	if gotB.Status != StatusReady {
+		t.Errorf("agent on the other runtime = %+v; want ready", gotB)
+	}
+}
+
+func TestSpawnValidation(t *testing.T) {
+	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{})
+	dir := t.TempDir()
+	tests := []struct {
+		req   SpawnRequest
+		field string
+	}{
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Name: "bad name!"}, "name"},
+		{SpawnRequest{Command: []string{"x"}}, "type"},
+		{SpawnRequest{Type: "claude"}, "type"},
+		{SpawnRequest{Type: "custom"}, "command"},
+		{SpawnRequest{Type: "custom", Command: []string{""}}, "command"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Workdir: "relative/dir"}, "workdir"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Workdir: dir + "/missing"}, "workdir"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Env: map[string]string{"A-B": "1"}}, "env"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Resources: Resources{CPU: "fast"}}, "resources.cpu"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Resources: Resources{Memory: "-1"}}, "resources.memory"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "mars"}, "runtime"},
+	}
+	for _, tt := range tests {
+		_, err := m.Spawn(context.Background(), tt.req)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Field != tt.field {
+			t.Errorf("Spawn(%+v) = %v; want an InputError on %q", tt.req, err, tt.field)
+		}
+	}
+}
