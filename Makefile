@@ -37,12 +37,14 @@ fmt:
 
 # Regenerates the gRPC code under sdk/internal/proto (committed).
 proto:
-	bash sdk/internal/proto/generate.sh
+	@command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
+	sh sdk/internal/proto/generate.sh
 
 # A short run of every fuzzer; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 30s
 fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/config/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnBody -fuzztime $(FUZZTIME) ./internal/api/
 
 clean:
 	rm -rf $(BIN)

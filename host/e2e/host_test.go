@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -35,6 +36,18 @@ func TestSpawnListGetDeleteOverREST_LeavesNoProcess(t *testing.T) {
 	if !groupAlive(pgid) {
 		t.Fatalf("agent's process group %d is not running", pgid)
 	}
+	// The plugin logs as JSON on its stderr; the host re-logs each line as
+	// a structured entry of its own, under the plugin's name.
+	eventually(t, "the plugin's own log entry about the agent", func() bool {
+		for _, line := range strings.Split(h.logs(), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) == nil && e["@message"] == "agent started" &&
+				strings.Contains(fmt.Sprint(e["@module"]), "parallax-runtime-local") && e["agent"] == a.ID {
+				return true
+			}
+		}
+		return false
+	})
 
 	var list []agent
 	if code := h.do("GET", "/api/managed-agents", nil, &list); code != http.StatusOK || len(list) != 1 || list[0].ID != a.ID || list[0].Status != "ready" {

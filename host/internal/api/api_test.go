@@ -133,3 +133,28 @@ func TestTokenCheck(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSpawnBody feeds arbitrary request bodies to the spawn route: the
+// decoder must never panic, and a body it refuses gets a 400 JSON error.
+func FuzzSpawnBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"custom","command":["bash"]}`,
+		`{"name":"a","type":"custom","command":["sh","-c","x"],"env":{"A":"b"},"resources":{"cpu":"500m","memory":"1Gi","timeout":30}}`,
+		`{"resources":{"timeout":"5m"}}`, `{"type":1}`, `[]`, `null`, `{"env":null}`, ``, `{`, `{"a":1}{}`,
+	} {
+		f.Add(seed)
+	}
+	h := Handler(Options{Agents: stubAgents{fmt.Errorf("%w: stub", agents.ErrNotFound)}, Runtimes: stubRuntimes{}})
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(body)))
+		var e errorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+			t.Fatalf("body %q: response %q is not a JSON error", body, rec.Body)
+		}
+		// Decoded bodies reach the stub, which answers 404; all else is 400.
+		if rec.Code != 400 && rec.Code != 404 {
+			t.Fatalf("body %q: status %d", body, rec.Code)
+		}
+	})
+}
