@@ -1,0 +1,6 @@
+// Package local is the "local" parallax runtime: it runs each agent as a
+// process on a pseudo-terminal on the plugin's own machine, tracks every
+// process the agent starts (with a cgroup where it can) so that Stop leaves
+// nothing behind, and enforces CPU and memory limits with cgroups where
+// they are writable.
+package local
