@@ -23,7 +23,7 @@ run: build
 # Unit tests, the conformance suite against runtime-local as a real plugin,
 # and the end-to-end tests that drive the built binaries over REST.
 test: build lint
-	$(GO) test -count=1 -timeout 15m $(MODULES)
+	$(GO) test -race -count=1 -timeout 15m $(MODULES)
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/

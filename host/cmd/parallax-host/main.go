@@ -58,46 +58,48 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// logFlags adds the logging flags every command shares.
-func logFlags(fs *flag.FlagSet, defaultLevel string) (level *string, json *bool) {
-	level = fs.String("log-level", defaultLevel, "log level: trace, debug, info, warn, error")
-	json = fs.Bool("log-json", false, "log as JSON lines instead of text")
-	return level, json
+// command is what every command that takes a config file shares: its log
+// flags, its one CONFIG argument and a logger.
+type command struct {
+	fs       *flag.FlagSet
+	logLevel *string
+	logJSON  *bool
 }
 
-func newLogger(w io.Writer, level string, json bool) (hclog.Logger, error) {
-	lvl := hclog.LevelFromString(level)
+func newCommand(name, defaultLevel string, stderr io.Writer) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &command{
+		fs:       fs,
+		logLevel: fs.String("log-level", defaultLevel, "log level: trace, debug, info, warn, error"),
+		logJSON:  fs.Bool("log-json", false, "log as JSON lines instead of text"),
+	}
+}
+
+// parse parses args and returns the config path and a logger; false means
+// a usage error, already reported.
+func (c *command) parse(args []string, stderr io.Writer) (string, hclog.Logger, bool) {
+	if err := c.fs.Parse(args); err != nil {
+		return "", nil, false
+	}
+	if c.fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "parallax-host %s: want exactly one config file, such as examples/config.hcl\n", c.fs.Name())
+		return "", nil, false
+	}
+	lvl := hclog.LevelFromString(*c.logLevel)
 	if lvl == hclog.NoLevel {
-		return nil, fmt.Errorf("-log-level %q: use trace, debug, info, warn or error", level)
+		fmt.Fprintf(stderr, "parallax-host %s: -log-level %q: use trace, debug, info, warn or error\n", c.fs.Name(), *c.logLevel)
+		return "", nil, false
 	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name: "parallax-host", Level: lvl, Output: w, JSONFormat: json, TimeFormat: time.RFC3339Nano,
-	}), nil
-}
-
-// configArg parses a command's flags and returns its one CONFIG argument.
-func configArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) {
-	if err := fs.Parse(args); err != nil {
-		return "", false
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "parallax-host %s: want exactly one config file, such as examples/config.hcl\n", fs.Name())
-		return "", false
-	}
-	return fs.Arg(0), true
+	log := hclog.New(&hclog.LoggerOptions{
+		Name: "parallax-host", Level: lvl, Output: stderr, JSONFormat: *c.logJSON, TimeFormat: time.RFC3339Nano,
+	})
+	return c.fs.Arg(0), log, true
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	level, asJSON := logFlags(fs, "info")
-	path, ok := configArg(fs, args, stderr)
+	path, log, ok := newCommand("run", "info", stderr).parse(args, stderr)
 	if !ok {
-		return 2
-	}
-	log, err := newLogger(stderr, *level, *asJSON)
-	if err != nil {
-		fmt.Fprintln(stderr, "parallax-host run:", err)
 		return 2
 	}
 	cfg, diags := config.Load(path)
@@ -108,7 +110,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = server.Run(ctx, cfg, server.Options{Logger: log, Version: version})
+	err := server.Run(ctx, cfg, server.Options{Logger: log, Version: version})
 	var de *server.DiagError
 	switch {
 	case errors.As(err, &de):
@@ -122,17 +124,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	level, asJSON := logFlags(fs, "warn")
-	noPlugins := fs.Bool("no-plugins", false, "don't start the plugins to check their config {} blocks")
-	path, ok := configArg(fs, args, stderr)
+	cmd := newCommand("validate", "warn", stderr)
+	noPlugins := cmd.fs.Bool("no-plugins", false, "don't start the plugins to check their config {} blocks")
+	path, log, ok := cmd.parse(args, stderr)
 	if !ok {
-		return 2
-	}
-	log, err := newLogger(stderr, *level, *asJSON)
-	if err != nil {
-		fmt.Fprintln(stderr, "parallax-host validate:", err)
 		return 2
 	}
 	cfg, diags := config.Load(path)
