@@ -64,8 +64,8 @@ type host struct {
 }
 
 // writeConfig writes a config for a host on a free loopback port, with
-// extra appended, and returns its path.
-func writeConfig(t testing.TB, extra string) string {
+// localBody inside its runtime "local" block, and returns its path.
+func writeConfig(t testing.TB, localBody string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`server {
@@ -73,8 +73,10 @@ func writeConfig(t testing.TB, extra string) string {
   data_dir = %q
 }
 plugin_dir = %q
-runtime "local" {}
-%s`, filepath.Join(dir, "data"), bins.plugins, extra)
+runtime "local" {
+%s
+}
+`, filepath.Join(dir, "data"), bins.plugins, localBody)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

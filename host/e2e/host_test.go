@@ -362,3 +362,43 @@ func TestSignalToTheProcessGroupStopsAgentsGracefully(t *testing.T) {
 		})
 	}
 }
+
+// A limit is either enforced, as the runtime's capabilities say, or the
+// agent carries a warning; never silently dropped.
+func TestLimitsAreEnforcedOrWarned(t *testing.T) {
+	for _, cgroups := range []string{"auto", "off"} {
+		t.Run("cgroups="+cgroups, func(t *testing.T) {
+			h := startHost(t, writeConfig(t, fmt.Sprintf("config {\n cgroups = %q\n}", cgroups)))
+			var rts []struct {
+				Capabilities struct {
+					CPULimit    bool `json:"cpuLimit"`
+					MemoryLimit bool `json:"memoryLimit"`
+				} `json:"capabilities"`
+			}
+			if h.do("GET", "/api/runtimes", nil, &rts); len(rts) != 1 {
+				t.Fatalf("runtimes: %+v", rts)
+			}
+			var a struct {
+				ID       string   `json:"id"`
+				Warnings []string `json:"warnings"`
+			}
+			if code := h.do("POST", "/api/managed-agents", map[string]any{
+				"type": "custom", "command": []string{"sleep", "60"}, "resources": map[string]any{"cpu": "500m", "memory": "64Mi"},
+			}, &a); code != http.StatusCreated {
+				t.Fatalf("spawn: %d", code)
+			}
+			warned := strings.Join(a.Warnings, "\n")
+			caps := rts[0].Capabilities
+			t.Logf("capabilities %+v, warnings %q", caps, warned)
+			if cgroups == "off" && (caps.CPULimit || caps.MemoryLimit) {
+				t.Errorf("cgroups off, yet capabilities claim limits: %+v", caps)
+			}
+			if caps.CPULimit == strings.Contains(warned, "cpu") {
+				t.Errorf("cpuLimit capability %t but warnings %q", caps.CPULimit, warned)
+			}
+			if caps.MemoryLimit == strings.Contains(warned, "memory") {
+				t.Errorf("memoryLimit capability %t but warnings %q", caps.MemoryLimit, warned)
+			}
+		})
+	}
+}

@@ -69,14 +69,24 @@ type entry struct {
 
 // Status is a runtime's state for the API.
 type Status struct {
-	Name         string               `json:"name"`
-	Priority     int                  `json:"priority"`
-	Healthy      bool                 `json:"healthy"`
-	Message      string               `json:"message,omitempty"`
-	ActiveAgents int                  `json:"activeAgents"`
-	Version      string               `json:"version,omitempty"`
-	Capabilities runtime.Capabilities `json:"capabilities"`
-	Restarts     int                  `json:"restarts"`
+	Name         string       `json:"name"`
+	Priority     int          `json:"priority"`
+	Healthy      bool         `json:"healthy"`
+	Message      string       `json:"message,omitempty"`
+	ActiveAgents int          `json:"activeAgents"`
+	Version      string       `json:"version,omitempty"`
+	Capabilities Capabilities `json:"capabilities"`
+	Restarts     int          `json:"restarts"`
+}
+
+// Capabilities is runtime.Capabilities as the API names it.
+type Capabilities struct {
+	Resize      bool `json:"resize"`
+	Stats       bool `json:"stats"`
+	Adopt       bool `json:"adopt"`
+	CPULimit    bool `json:"cpuLimit"`
+	MemoryLimit bool `json:"memoryLimit"`
+	Timeout     bool `json:"timeout"`
 }
 
 // ErrNoRuntime means no runtime could take an agent.
@@ -156,6 +166,11 @@ func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw}); err != nil {
 		p.Kill()
 		return diagAt(e.cfg, fmt.Sprintf("Runtime %q rejected its configuration", name), err.Error())
+	}
+	// What a runtime can enforce may depend on its configuration and the
+	// machine, so ask again now that it is configured.
+	if configured, err := p.Describe(ctx); err == nil {
+		info.Capabilities = configured.Capabilities
 	}
 	var adopted []runtime.AgentInfo
 	var err error
@@ -416,7 +431,7 @@ func (m *Manager) Statuses() []Status {
 			Message:      e.health.Message,
 			ActiveAgents: e.health.ActiveAgents,
 			Version:      e.info.Version,
-			Capabilities: e.info.Capabilities,
+			Capabilities: Capabilities(e.info.Capabilities),
 			Restarts:     e.restarts,
 		})
 		e.mu.Unlock()
