@@ -16,6 +16,9 @@ type Config struct {
 	Server    Server
 	PluginDir string
 	Runtimes  []Runtime
+	// AgentTypes holds the agent_type blocks by name; see AgentType for a
+	// type without a block.
+	AgentTypes map[string]AgentType
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -58,6 +61,7 @@ var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "server"},
 		{Type: "runtime", LabelNames: []string{"name"}},
+		{Type: "agent_type", LabelNames: []string{"name"}},
 	},
 }
 
@@ -138,17 +142,20 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes []*hcl.Block
+	var server, runtimes, agentTypes []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
 			server = append(server, block)
 		case "runtime":
 			runtimes = append(runtimes, block)
+		case "agent_type":
+			agentTypes = append(agentTypes, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
 	cfg.Runtimes = d.decodeRuntimes(runtimes, cfg.PluginDir)
+	cfg.AgentTypes = d.decodeAgentTypes(agentTypes)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.
@@ -161,4 +168,13 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		})
 	}
 	return cfg
+}
+
+// AgentType returns the configuration of an agent type, with defaults for
+// a type that has no block.
+func (c *Config) AgentType(name string) AgentType {
+	if at, ok := c.AgentTypes[name]; ok {
+		return at
+	}
+	return DefaultAgentType(name)
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -293,6 +295,41 @@ func TestLoadErrors(t *testing.T) {
 			pos:     "2:3",
 		},
 		{
+			name:    "unknown agent type",
+			src:     local + "agent_type \"cursor\" {}\n",
+			summary: "Unknown agent type",
+			detail:  []string{"aider, claude, codex, custom, gemini"},
+			pos:     "2:12",
+		},
+		{
+			name:    "duplicate agent type",
+			src:     local + "agent_type \"claude\" {}\nagent_type \"claude\" {}\n",
+			summary: "Duplicate agent type",
+			detail:  []string{"line 2"},
+			pos:     "3:1",
+		},
+		{
+			name:    "bad approval",
+			src:     local + "agent_type \"codex\" {\n  approval = \"yolo\"\n}\n",
+			summary: "Invalid approval",
+			detail:  []string{`"autonomous"`, `"ask"`},
+			pos:     "3:14",
+		},
+		{
+			name:    "bad start timeout",
+			src:     local + "agent_type \"codex\" {\n  start_timeout = \"soon\"\n}\n",
+			summary: "Invalid start_timeout",
+			detail:  []string{`"90s"`},
+			pos:     "3:19",
+		},
+		{
+			name:    "empty command",
+			src:     local + "agent_type \"gemini\" {\n  command = []\n}\n",
+			summary: "Empty command",
+			detail:  []string{"must name a program"},
+			pos:     "3:13",
+		},
+		{
 			name:    "unknown runtime attribute",
 			src:     "runtime \"local\" {\n  prority = 1\n}\n",
 			summary: "Unsupported argument",
@@ -301,9 +338,9 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name:    "unknown block",
-			src:     local + "agent_type \"claude\" {}\n",
+			src:     local + "warm_pool \"claude\" {}\n",
 			summary: "Unsupported block type",
-			detail:  []string{`"agent_type"`, "server, runtime"},
+			detail:  []string{`"warm_pool"`, "server, runtime, agent_type"},
 			pos:     "2:1",
 		},
 		{
@@ -610,4 +647,34 @@ func formatDiags(diags hcl.Diagnostics) string {
 		return err.Error()
 	}
 	return b.String()
+}
+
+func TestLoadAgentTypes(t *testing.T) {
+	path := writeConfig(t, `runtime "local" {}
+agent_type "claude" {
+  command       = ["./clis/claude", "--verbose"]
+  args          = ["--model", "sonnet"]
+  approval      = "ask"
+  env           = { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }
+  preseed       = false
+  start_timeout = "90s"
+}
+agent_type "codex" {
+  command = ["codex"]
+}
+`, "local")
+	dir := filepath.Dir(path)
+	cfg := mustLoad(t, path)
+	claude := cfg.AgentType("claude")
+	if !slices.Equal(claude.Command, []string{filepath.Join(dir, "clis", "claude"), "--verbose"}) ||
+		!slices.Equal(claude.Args, []string{"--model", "sonnet"}) || claude.Approval != "ask" || claude.Preseed ||
+		claude.StartTimeout != 90*time.Second || claude.Env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] != "1" {
+		t.Errorf("claude = %+v", claude)
+	}
+	if codex := cfg.AgentType("codex"); !slices.Equal(codex.Command, []string{"codex"}) || codex.Approval != "autonomous" || !codex.Preseed {
+		t.Errorf("codex = %+v; a bare name stays for PATH lookup, defaults stay", codex)
+	}
+	if gemini := cfg.AgentType("gemini"); gemini.Command != nil || gemini.StartTimeout != defaultStartTimeout || !gemini.Preseed {
+		t.Errorf("gemini without a block = %+v, want defaults", gemini)
+	}
 }

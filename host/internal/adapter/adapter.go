@@ -1,0 +1,155 @@
+// Package adapter knows each agent CLI: how to start it, how to pre-seed
+// its home so onboarding doesn't block, how its credentials become env
+// vars, and how to read its screen. Per-CLI knowledge lives here and
+// nowhere else; one file per CLI, each with a detector table tested on
+// recordings in testdata/<cli>/.
+package adapter
+
+import (
+	"regexp"
+	"strings"
+)
+
+// State is what an agent's screen shows.
+type State string
+
+const (
+	// StateUnknown: nothing matched; the screen is still drawing, or
+	// shows something no rule knows.
+	StateUnknown State = ""
+	// StateReady: the agent waits for input at its prompt.
+	StateReady State = "ready"
+	// StateBusy: the agent is working on a turn.
+	StateBusy State = "busy"
+	// StateLoginRequired: the agent wants the user to sign in.
+	StateLoginRequired State = "login_required"
+	// StateQuestion: the agent asks something: trust, a permission, y/n.
+	StateQuestion State = "question"
+	// StateError: the agent reports a failure it won't recover from by
+	// itself, such as no connection to its API.
+	StateError State = "error"
+)
+
+// Detection is what a detector read off the screen.
+type Detection struct {
+	State State
+	// Rule names the rule that matched, for logs and tests.
+	Rule string
+	// Question and Choices are set for StateQuestion (and for a login
+	// menu): the question text and the options as shown.
+	Question string
+	Choices  []string
+	// Selected is the index into Choices of the highlighted choice, or -1
+	// when the screen shows none.
+	Selected int
+	// LoginURL or DeviceCode are set for StateLoginRequired when the
+	// screen shows one.
+	LoginURL   string
+	DeviceCode string
+	// Message is the screen's own words for an error.
+	Message string
+}
+
+// Screen is the visible terminal as text, one string per row, trailing
+// spaces trimmed.
+type Screen []string
+
+// Text joins the rows with newlines.
+func (s Screen) Text() string { return strings.Join(s, "\n") }
+
+// Rule is one row of a detector table: when Match finds something in the
+// screen text (and NotMatch, if set, finds nothing), the screen is in State.
+// Rules are tried in order; the first that matches wins, so put the more
+// specific ones first.
+type Rule struct {
+	Name     string
+	State    State
+	Match    *regexp.Regexp
+	NotMatch *regexp.Regexp
+	// Extract, if set, fills the details of a match (question, choices,
+	// login URL, error message).
+	Extract func(screen Screen, d *Detection)
+}
+
+// Detect runs a detector table over a screen.
+func Detect(rules []Rule, screen Screen) Detection {
+	text := screen.Text()
+	for _, r := range rules {
+		if !r.Match.MatchString(text) {
+			continue
+		}
+		if r.NotMatch != nil && r.NotMatch.MatchString(text) {
+			continue
+		}
+		d := Detection{State: r.State, Rule: r.Name, Selected: -1}
+		if r.Extract != nil {
+			r.Extract(screen, &d)
+		}
+		return d
+	}
+	return Detection{Selected: -1}
+}
+
+// Credentials are the secrets a spawn request may carry. They reach the
+// agent only as env vars or files in its private home, never logs or API
+// responses.
+type Credentials struct {
+	AnthropicKey string `json:"anthropicKey,omitempty"`
+	OpenAIKey    string `json:"openaiKey,omitempty"`
+	GoogleKey    string `json:"googleKey,omitempty"`
+	GitHubToken  string `json:"githubToken,omitempty"`
+}
+
+// Secrets lists the non-empty secret values, for redaction.
+func (c Credentials) Secrets() []string {
+	var out []string
+	for _, s := range []string{c.AnthropicKey, c.OpenAIKey, c.GoogleKey, c.GitHubToken} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Launch is everything an adapter decides about starting an agent.
+type Launch struct {
+	Argv []string
+	Env  map[string]string
+}
+
+// LaunchOptions is what an adapter gets to build a Launch.
+type LaunchOptions struct {
+	// Command overrides the CLI's binary (argv[0]), or for custom is the
+	// whole argv.
+	Command []string
+	// Approval is "autonomous" (the default: skip permission prompts) or
+	// "ask" (leave the CLI's own prompts on).
+	Approval string
+	// ExtraArgs are appended to the argv.
+	ExtraArgs []string
+	Workdir   string
+	// Home is the agent's private home directory, already created, or ""
+	// when pre-seeding is off.
+	Home        string
+	Credentials Credentials
+	// Env is the user's env from the request; it wins over the adapter's.
+	Env map[string]string
+}
+
+// Adapter is one agent CLI.
+type Adapter interface {
+	// Type is the agent type: claude, codex, gemini, aider or custom.
+	Type() string
+	// Launch builds the argv and env.
+	Launch(opts LaunchOptions) (Launch, error)
+	// Preseed writes the files into opts.Home (and for some CLIs, config
+	// naming opts.Workdir) that let the CLI skip onboarding and trust
+	// prompts.
+	Preseed(opts LaunchOptions) error
+	// Detect reads the screen.
+	Detect(screen Screen) Detection
+	// Reply extracts the agent's reply to sent from the screen after a
+	// turn, without the echoed input, the prompt box and the TUI's chrome.
+	// before is the screen when the message was sent.
+	Reply(before, after Screen, sent string) string
+}

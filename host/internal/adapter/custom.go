@@ -1,0 +1,92 @@
+package adapter
+
+import (
+	"errors"
+	"maps"
+	"strings"
+)
+
+// Custom runs any command. It knows nothing of the program's screen, so the
+// agent counts as ready whenever its screen has settled; a reply is what
+// the screen added below the echoed input, up to the last row (often the
+// program's next prompt).
+type Custom struct{}
+
+func (Custom) Type() string { return "custom" }
+
+func (Custom) Launch(opts LaunchOptions) (Launch, error) {
+	if len(opts.Command) == 0 || opts.Command[0] == "" {
+		return Launch{}, errors.New(`command is required for type "custom": an argv array such as ["bash"]`)
+	}
+	argv := append(append([]string{}, opts.Command...), opts.ExtraArgs...)
+	env := credentialEnv(opts.Credentials)
+	maps.Copy(env, opts.Env)
+	return Launch{Argv: argv, Env: env}, nil
+}
+
+func (Custom) Preseed(LaunchOptions) error { return nil }
+
+func (Custom) Detect(Screen) Detection {
+	return Detection{State: StateReady, Rule: "custom: settled", Selected: -1}
+}
+
+func (Custom) Reply(before, after Screen, sent string) string {
+	return linesAfterEcho(after, sent, func(string) bool { return false }, true)
+}
+
+// linesAfterEcho returns the rows below the last row that echoes sent,
+// without rows skip rejects and, if dropLast, without the last non-empty
+// row (the next prompt).
+func linesAfterEcho(screen Screen, sent string, skip func(row string) bool, dropLast bool) string {
+	probe := strings.TrimSpace(firstLine(sent))
+	start := -1
+	for i, row := range screen {
+		if probe != "" && strings.Contains(row, probe) {
+			start = i
+		}
+	}
+	if start < 0 {
+		return ""
+	}
+	rows := trimBlankRows(screen[start+1:])
+	if dropLast && len(rows) > 0 {
+		rows = trimBlankRows(rows[:len(rows)-1])
+	}
+	var out []string
+	for _, r := range rows {
+		if !skip(r) {
+			out = append(out, strings.TrimRight(r, " "))
+		}
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+func trimBlankRows(rows []string) []string {
+	for len(rows) > 0 && strings.TrimSpace(rows[0]) == "" {
+		rows = rows[1:]
+	}
+	for len(rows) > 0 && strings.TrimSpace(rows[len(rows)-1]) == "" {
+		rows = rows[:len(rows)-1]
+	}
+	return rows
+}
+
+// credentialEnv maps credentials to the env vars the CLIs read.
+func credentialEnv(c Credentials) map[string]string {
+	env := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	set("ANTHROPIC_API_KEY", c.AnthropicKey)
+	set("OPENAI_API_KEY", c.OpenAIKey)
+	set("GEMINI_API_KEY", c.GoogleKey)
+	set("GITHUB_TOKEN", c.GitHubToken)
+	return env
+}

@@ -1,0 +1,63 @@
+package adapter
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func screenOf(s string) Screen { return Screen(strings.Split(s, "\n")) }
+
+func TestParseMenu(t *testing.T) {
+	tests := []struct {
+		name         string
+		screen       string
+		wantQuestion string
+		wantChoices  []string
+		wantSelected int
+		wantOK       bool
+	}{
+		{"claude api key", `
+ Detected a custom API key in your environment
+
+ Do you want to use this API key?
+
+   1. Yes
+ ❯ 2. No (recommended)
+`, "Do you want to use this API key?", []string{"Yes", "No (recommended)"}, 1, true},
+		{"boxed gemini trust", `
+│ Do you trust the files in this folder?          │
+│                                                  │
+│ ● 1. Trust folder (/tmp/x)                       │
+│   2. Trust parent folder                         │
+│   3. Don't trust                                 │
+`, "Do you trust the files in this folder?", []string{"Trust folder (/tmp/x)", "Trust parent folder", "Don't trust"}, 0, true},
+		{"no marker", "Pick one\n1. a\n2. b", "Pick one", []string{"a", "b"}, -1, true},
+		{"a lone numbered line is no menu", "Step\n1. do this\nthen that", "", nil, -1, false},
+		{"no menu", "hello\nworld", "", nil, -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, c, sel, ok := ParseMenu(screenOf(tt.screen))
+			if q != tt.wantQuestion || !slices.Equal(c, tt.wantChoices) || sel != tt.wantSelected || ok != tt.wantOK {
+				t.Errorf("ParseMenu = %q, %q, %d, %t; want %q, %q, %d, %t", q, c, sel, ok, tt.wantQuestion, tt.wantChoices, tt.wantSelected, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestFirstURL(t *testing.T) {
+	tests := []struct {
+		name, screen, want string
+	}{
+		{"none", "no link here", ""},
+		{"plain", "Open https://example.com/device?code=AB-12 to sign in", "https://example.com/device?code=AB-12"},
+		{"boxed", "│ https://auth.example.com/x │", "https://auth.example.com/x"},
+		{"wrapped at the right edge", "https://claude.ai/oauth/authorize?code=true&client_id=abc\nredirect=xyz&state=1\nshort", "https://claude.ai/oauth/authorize?code=true&client_id=abcredirect=xyz&state=1"},
+	}
+	for _, tt := range tests {
+		if got := FirstURL(screenOf(tt.screen)); got != tt.want {
+			t.Errorf("%s: FirstURL = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
