@@ -42,8 +42,10 @@ var aiderPrompt = regexp.MustCompile(`(?m)^(\w+ )?(ask|architect|code|help|conte
 
 var aiderRules = []Rule{
 	{Name: "aider: api error", State: StateError,
-		Match:   regexp.MustCompile(`litellm\.(AuthenticationError|APIConnectionError|RateLimitError|NotFoundError)|credit balance is too low`),
-		Extract: func(s Screen, d *Detection) { d.Message = RowMatching(s, regexp.MustCompile(`litellm\.|credit balance`)) }},
+		Match: regexp.MustCompile(`litellm\.(AuthenticationError|APIConnectionError|RateLimitError|NotFoundError)|credit balance is too low`),
+		Extract: func(s Screen, d *Detection) {
+			d.Message = RowMatching(s, regexp.MustCompile(`litellm\.|credit balance`))
+		}},
 	{Name: "aider: missing key", State: StateLoginRequired,
 		Match:   regexp.MustCompile(`Missing these environment variables`),
 		Extract: func(s Screen, d *Detection) { d.LoginURL = FirstURL(s) }},
