@@ -9,6 +9,9 @@ func register(a Adapter) { adapters[a.Type()] = a }
 func init() {
 	register(Custom{})
 	register(Aider{})
+	register(Claude{})
+	register(Codex{})
+	register(Gemini{})
 }
 
 // For returns the adapter for an agent type.
