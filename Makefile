@@ -9,7 +9,7 @@ MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build run test test-unit test-e2e bench lint fmt proto fuzz clean
+.PHONY: all build run test agent-clis-latest bench lint fmt proto fuzz clean
 
 all: build
 
@@ -21,9 +21,16 @@ run: build
 	$(BIN)/parallax-host run examples/config.hcl
 
 # Unit tests, the conformance suite against runtime-local as a real plugin,
-# and the end-to-end tests that drive the built binaries over REST.
+# and the end-to-end tests that drive the built binaries and the real agent
+# CLIs (pinned in test/agent-clis, cached outside the repo) over REST.
 test: build lint
+	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -race -count=1 -timeout 15m $(MODULES)
+
+# Tries the latest agent CLIs against the detectors and reports what broke.
+agent-clis-latest: build
+	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/latest.sh)" && export PARALLAX_AGENT_CLIS && \
+	$(GO) test -count=1 -run 'RealCLI' -v ./host/... 2>&1 | tee /tmp/parallax-agent-clis-latest.log | grep -E '^(=== RUN|--- (PASS|FAIL)|ok|FAIL)'
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/

@@ -1,0 +1,141 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/screen"
+)
+
+// readyFrame is a faketui prompt box, as one redraw.
+func readyFrame(cols int) string {
+	rule := strings.Repeat("─", cols)
+	return "\x1b[H\x1b[2J" + rule + "\r\n❯ \r\n" + rule + "\r\n  \x1b[2m? for shortcuts\x1b[22m"
+}
+
+func TestIdleSessionsHoldNoTimers(t *testing.T) {
+	const n = 100
+	base := runtime.NumGoroutine()
+	sessions := make([]*Session, n)
+	for i := range sessions {
+		s, err := New(Options{ID: fmt.Sprint(i), Adapter: fakeAdapter{}, Input: io.Discard, Cols: 100, Rows: 30, Settle: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions[i] = s
+		defer s.Exited("test over", false)
+		frame := readyFrame(100)
+		// Drawn in pieces, as a TUI does.
+		for k := 0; k < len(frame); k += 40 {
+			s.Feed([]byte(frame[k:min(k+40, len(frame))]))
+		}
+	}
+	waitUntil(t, "all sessions ready", func() bool {
+		for _, s := range sessions {
+			if s.Status() != StatusReady {
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range sessions {
+		if k := s.timersArmed(); k != 0 {
+			t.Fatalf("session %s is idle with %d timers armed", s.ID(), k)
+		}
+	}
+	waitUntil(t, "the timer goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+
+	before := cpuTime()
+	time.Sleep(time.Second)
+	used := cpuTime() - before
+	t.Logf("%d idle sessions: %v of CPU in 1s (the whole test process, %d goroutines)", n, used, runtime.NumGoroutine())
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// tuiOutput is what a TUI writes while a turn streams: the previous frame
+// erased line by line, the transcript and the prompt box redrawn in
+// colour, a spinner updated in place with cursor moves.
+func tuiOutput(size int) []byte {
+	var b strings.Builder
+	for frame := 0; b.Len() < size; frame++ {
+		for range 12 {
+			b.WriteString("\x1b[2K\x1b[1A")
+		}
+		b.WriteString("\x1b[2K\x1b[G")
+		for i := range 6 {
+			fmt.Fprintf(&b, "\x1b[38;5;%dm●\x1b[39m \x1b[1mline %d of frame %d\x1b[22m: the quick brown fox jumps over the lazy dog\r\n", 30+i, i, frame)
+		}
+		b.WriteString("\x1b[2m" + strings.Repeat("─", 100) + "\x1b[22m\r\n")
+		b.WriteString("❯ \x1b[7m \x1b[27m\r\n")
+		b.WriteString("\x1b[2m" + strings.Repeat("─", 100) + "\x1b[22m\r\n")
+		b.WriteString("  \x1b[2m? for shortcuts\x1b[22m\r\n")
+		for k, r := range []rune("⠋⠙⠹⠸") {
+			fmt.Fprintf(&b, "\x1b7\x1b[5;1H\x1b[2K\x1b[38;2;215;119;87m%c\x1b[39m Thinking… \x1b[2m(%ds · esc to interrupt)\x1b[22m\x1b8", r, k)
+		}
+	}
+	return []byte(b.String())
+}
+
+type countingAdapter struct {
+	fakeAdapter
+	n *atomic.Int64
+}
+
+func (c countingAdapter) Detect(s adapter.Screen) adapter.Detection {
+	c.n.Add(1)
+	return c.fakeAdapter.Detect(s)
+}
+
+// BenchmarkFeed compares the cost of output with detection on (a session)
+// to the screen model alone and to a plain copy.
+func BenchmarkFeed(b *testing.B) {
+	data := tuiOutput(4 << 20)
+	const chunk = 4096
+	run := func(b *testing.B, write func([]byte)) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			for i := 0; i < len(data); i += chunk {
+				write(data[i:min(i+chunk, len(data))])
+			}
+		}
+	}
+	b.Run("discard", func(b *testing.B) { run(b, func(p []byte) { io.Discard.Write(p) }) })
+	b.Run("screen", func(b *testing.B) {
+		sc := screen.New(120, 40)
+		run(b, func(p []byte) { sc.Write(p) })
+	})
+	b.Run("session", func(b *testing.B) {
+		var n atomic.Int64
+		s, err := New(Options{Adapter: countingAdapter{n: &n}, Input: io.Discard, Cols: 120, Rows: 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Exited("bench over", false)
+		start := time.Now()
+		run(b, s.Feed)
+		b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "detections/s")
+	})
+}

@@ -1,0 +1,533 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/screen"
+)
+
+// Status is where a session is in its life.
+type Status string
+
+const (
+	StatusStarting Status = "starting"
+	StatusReady    Status = "ready"
+	StatusBusy     Status = "busy"
+	StatusError    Status = "error"
+	StatusStopped  Status = "stopped"
+)
+
+// Event types.
+const (
+	EventStatus        = "status"
+	EventLoginRequired = "login_required"
+	EventQuestion      = "question"
+	EventMessage       = "message"
+	EventAgentReady    = "agent_ready"
+	EventAgentError    = "agent_error"
+)
+
+// Event is something that happened to the session.
+type Event struct {
+	Type string
+	Data map[string]any
+	Time time.Time
+}
+
+// Message is a reply of the agent.
+type Message struct {
+	Content string    `json:"content"`
+	Role    string    `json:"role"`
+	Time    time.Time `json:"time"`
+}
+
+// Prompt is a question or a login prompt the agent waits on.
+type Prompt struct {
+	// Kind is EventQuestion or EventLoginRequired.
+	Kind     string
+	Question string
+	Choices  []string
+	// Selected is the index into Choices of the highlighted choice, or -1.
+	Selected   int
+	LoginURL   string
+	DeviceCode string
+	Since      time.Time
+}
+
+func (p *Prompt) String() string {
+	switch {
+	case p.Kind == EventLoginRequired && p.LoginURL != "":
+		return "login required at " + p.LoginURL
+	case p.Kind == EventLoginRequired:
+		return "login required"
+	case len(p.Choices) > 0:
+		return fmt.Sprintf("question %q with choices %q", p.Question, p.Choices)
+	}
+	return fmt.Sprintf("question %q", p.Question)
+}
+
+func (p *Prompt) same(q *Prompt) bool {
+	return p.Kind == q.Kind && p.Question == q.Question && slices.Equal(p.Choices, q.Choices) &&
+		p.LoginURL == q.LoginURL && p.DeviceCode == q.DeviceCode
+}
+
+var (
+	// ErrBusy: the agent is working on a turn, or another message is
+	// being sent. Sessions refuse rather than queue.
+	ErrBusy = errors.New("agent is busy")
+	// ErrBlocked: the agent waits for an answer to a question or a login;
+	// the error names the prompt.
+	ErrBlocked = errors.New("agent waits for an answer")
+	// ErrStopped: the agent's process has ended.
+	ErrStopped = errors.New("agent has stopped")
+	// ErrFailed: the agent is in error; the error carries the reason.
+	ErrFailed = errors.New("agent is in error")
+	// ErrNoReaction: the screen didn't change after the message and two
+	// Enters.
+	ErrNoReaction = errors.New("agent did not react to the message")
+	// ErrNoQuestion: Choose without a pending question.
+	ErrNoQuestion = errors.New("no question is pending")
+)
+
+// Options configure a session.
+type Options struct {
+	ID      string
+	Adapter adapter.Adapter
+	// Input is where keys go: the runtime's attach stream.
+	Input      io.Writer
+	Cols, Rows int
+	Logger     hclog.Logger
+	// OnEvent gets the events in order. It must not block, and must not
+	// call Send, SendKeys or Choose.
+	OnEvent func(Event)
+	// StartTimeout is how long the agent may take to become ready, 60s by
+	// default; negative means forever. The clock stops while a question or
+	// login prompt is pending (the agent waits for the user then), and
+	// starts over once it is answered.
+	StartTimeout time.Duration
+	// Settle is how long the screen must be unchanged before a state other
+	// than busy counts; 250ms by default.
+	Settle time.Duration
+	// Throttle is the least time between detections while output
+	// streams; 40ms by default.
+	Throttle time.Duration
+	// ReactTimeout bounds the waits for the echo of typed text and for the
+	// screen to react to Enter; 1s by default.
+	ReactTimeout time.Duration
+	// KeyGap is the pause between keys, so menus see separate keypresses;
+	// 50ms by default.
+	KeyGap time.Duration
+}
+
+// Session is one managed agent.
+type Session struct {
+	opts   Options
+	log    hclog.Logger
+	screen *screen.Screen
+
+	// inMu keeps one writer of keys at a time.
+	inMu sync.Mutex
+	// detectMu keeps one detection at a time; it guards seen, changedAt and
+	// det. Locks are taken in the order detectMu, emitMu, mu.
+	detectMu  sync.Mutex
+	seen      uint64
+	changedAt time.Time
+	det       adapter.Detection
+	// emitMu delivers events in the order they happened.
+	emitMu sync.Mutex
+
+	mu     sync.Mutex
+	status Status
+	errMsg string
+	// failed is set by Exited: an error no later screen can undo.
+	failed  bool
+	exited  bool
+	pending *Prompt
+	sending bool
+	// turnSawBusy: the adapter saw busy since the agent last went busy.
+	turnSawBusy bool
+	// readies counts transitions to ready, and readyLines is the screen
+	// at the last one, so a Send knows its turn ended and what it showed.
+	readies    uint64
+	readyLines adapter.Screen
+	// changed is closed and replaced when the status, the prompt or the
+	// screen changed, to wake the waiters of Send.
+	changed chan struct{}
+
+	timer      *time.Timer
+	armed      bool
+	armedAt    time.Time
+	startTimer *time.Timer
+	// startExpired: StartTimeout passed while a prompt was pending.
+	startExpired bool
+}
+
+// New starts a session in status starting. Detection begins with the
+// first Feed.
+func New(opts Options) (*Session, error) {
+	if opts.Adapter == nil {
+		return nil, errors.New("session: an adapter is required")
+	}
+	if opts.Input == nil {
+		return nil, errors.New("session: an input writer is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	setDefault(&opts.StartTimeout, 60*time.Second)
+	setDefault(&opts.Settle, 250*time.Millisecond)
+	setDefault(&opts.Throttle, 40*time.Millisecond)
+	setDefault(&opts.ReactTimeout, time.Second)
+	setDefault(&opts.KeyGap, 50*time.Millisecond)
+	s := &Session{
+		opts:    opts,
+		log:     opts.Logger.With("agent", opts.ID),
+		screen:  screen.New(opts.Cols, opts.Rows),
+		status:  StatusStarting,
+		changed: make(chan struct{}),
+		det:     adapter.Detection{Selected: -1},
+	}
+	if opts.StartTimeout > 0 {
+		s.startTimer = time.AfterFunc(opts.StartTimeout, s.startTimeout)
+	}
+	return s, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// ID returns the session's ID.
+func (s *Session) ID() string { return s.opts.ID }
+
+// Status returns the status.
+func (s *Session) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Error returns why the session is in error, or "".
+func (s *Session) Error() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errMsg
+}
+
+// Pending returns the question or login prompt the agent waits on, or nil.
+func (s *Session) Pending() *Prompt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		return nil
+	}
+	p := *s.pending
+	p.Choices = slices.Clone(p.Choices)
+	return &p
+}
+
+// Screen returns the visible rows.
+func (s *Session) Screen() adapter.Screen { return s.screen.Lines() }
+
+// Feed takes output of the agent. It is cheap: detection runs later, on a
+// timer this arms.
+func (s *Session) Feed(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	s.screen.Write(p)
+	s.mu.Lock()
+	if !s.exited {
+		s.armLocked(s.opts.Throttle)
+	}
+	s.mu.Unlock()
+}
+
+// Resize changes the size of the screen model; the runtime's PTY is
+// resized by the caller.
+func (s *Session) Resize(cols, rows int) {
+	s.screen.Resize(cols, rows)
+	s.mu.Lock()
+	if !s.exited {
+		s.armLocked(s.opts.Throttle)
+	}
+	s.mu.Unlock()
+}
+
+// Exited ends the session: the agent's process is gone. failed makes the
+// status error with reason, rather than stopped.
+func (s *Session) Exited(reason string, failed bool) {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	if s.exited {
+		s.mu.Unlock()
+		return
+	}
+	s.exited = true
+	s.armed = false
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.startTimer != nil {
+		s.startTimer.Stop()
+	}
+	s.pending = nil
+	var evs []Event
+	if failed {
+		s.failed = true
+		evs = s.failLocked(reason)
+	} else {
+		s.errMsg = ""
+		evs = append(evs, s.setStatusLocked(StatusStopped, reason))
+	}
+	s.broadcastLocked()
+	s.mu.Unlock()
+	s.emit(evs)
+}
+
+// armLocked makes sure a detection runs within d.
+func (s *Session) armLocked(d time.Duration) {
+	at := time.Now().Add(d)
+	if s.armed && !at.Before(s.armedAt) {
+		return
+	}
+	s.armed, s.armedAt = true, at
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.tick)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// tick runs the detector on the screen and moves the state machine.
+func (s *Session) tick() {
+	s.detectMu.Lock()
+	defer s.detectMu.Unlock()
+	s.mu.Lock()
+	s.armed = false
+	exited := s.exited
+	s.mu.Unlock()
+	if exited {
+		return
+	}
+
+	lines, changes := s.screen.Snapshot()
+	now := time.Now()
+	moved := changes != s.seen
+	if moved {
+		s.seen, s.changedAt = changes, now
+		s.det = s.opts.Adapter.Detect(lines)
+	}
+	det := s.det
+
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	need := s.opts.Settle
+	if det.State == adapter.StateReady && s.status == StatusBusy && !s.turnSawBusy {
+		// Some spinners take a moment to show after Enter; without one,
+		// the turn ends only after a longer quiet.
+		need = 4 * s.opts.Settle
+	}
+	quiet := now.Sub(s.changedAt)
+	settled := quiet >= need
+	evs := s.applyLocked(det, settled, lines)
+	if !settled && !s.exited {
+		s.armLocked(need - quiet)
+	}
+	if moved || len(evs) > 0 {
+		s.broadcastLocked()
+	}
+	s.mu.Unlock()
+	s.emit(evs)
+}
+
+func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter.Screen) []Event {
+	var evs []Event
+	if s.exited || s.failed {
+		return nil
+	}
+	switch det.State {
+	case adapter.StateQuestion, adapter.StateLoginRequired:
+		if settled {
+			evs = append(evs, s.setPendingLocked(det)...)
+		}
+	default:
+		if s.pending != nil && (settled || det.State != adapter.StateUnknown) {
+			s.log.Debug("prompt answered", "prompt", s.pending.String())
+			s.pending = nil
+		}
+		if s.startExpired && s.pending == nil && s.status == StatusStarting {
+			// The prompt that held the start timeout is answered: the
+			// agent gets a whole StartTimeout again.
+			s.startExpired = false
+			s.startTimer.Reset(s.opts.StartTimeout)
+		}
+	}
+
+	switch det.State {
+	case adapter.StateReady:
+		if !settled || s.status == StatusReady {
+			break
+		}
+		from := s.status
+		s.errMsg = ""
+		s.readies++
+		s.readyLines = lines
+		if s.startTimer != nil {
+			s.startTimer.Stop()
+		}
+		evs = append(evs, s.setStatusLocked(StatusReady, "prompt shown: "+det.Rule))
+		if from != StatusBusy {
+			evs = append(evs, s.event(EventAgentReady, map[string]any{}))
+		}
+	case adapter.StateBusy:
+		// From starting, a spinner is the agent loading, not a turn.
+		if s.status == StatusReady || s.status == StatusError {
+			s.errMsg = ""
+			evs = append(evs, s.setStatusLocked(StatusBusy, "working: "+det.Rule))
+		}
+		if s.status == StatusBusy {
+			s.turnSawBusy = true
+		}
+	case adapter.StateError:
+		if settled && s.status != StatusError {
+			msg := det.Message
+			if msg == "" {
+				msg = det.Rule
+			}
+			evs = append(evs, s.failLocked(msg)...)
+		}
+	}
+	return evs
+}
+
+func (s *Session) setPendingLocked(det adapter.Detection) []Event {
+	p := &Prompt{
+		Kind: string(det.State), Question: det.Question, Choices: det.Choices, Selected: det.Selected,
+		LoginURL: det.LoginURL, DeviceCode: det.DeviceCode, Since: time.Now(),
+	}
+	if s.pending != nil && s.pending.same(p) {
+		s.pending.Selected = p.Selected
+		return nil
+	}
+	s.pending = p
+	s.log.Info("agent waits for an answer", "prompt", p.String())
+	data := map[string]any{}
+	if p.Kind == EventLoginRequired {
+		data["loginUrl"] = p.LoginURL
+		data["deviceCode"] = p.DeviceCode
+	}
+	if p.Question != "" || len(p.Choices) > 0 {
+		data["question"] = p.Question
+		data["choices"] = slices.Clone(p.Choices)
+		data["selected"] = p.Selected
+	}
+	return []Event{s.event(p.Kind, data)}
+}
+
+func (s *Session) failLocked(reason string) []Event {
+	s.errMsg = reason
+	return []Event{
+		s.setStatusLocked(StatusError, reason),
+		s.event(EventAgentError, map[string]any{"error": reason}),
+	}
+}
+
+func (s *Session) setStatusLocked(to Status, reason string) Event {
+	from := s.status
+	s.status = to
+	if to == StatusBusy && from != StatusBusy {
+		s.turnSawBusy = false
+	}
+	s.log.Debug("status", "from", from, "to", to, "reason", reason)
+	return s.event(EventStatus, map[string]any{"from": string(from), "to": string(to), "reason": reason})
+}
+
+func (s *Session) event(typ string, data map[string]any) Event {
+	return Event{Type: typ, Data: data, Time: time.Now()}
+}
+
+// emit delivers events; the caller holds emitMu, not mu.
+func (s *Session) emit(evs []Event) {
+	if s.opts.OnEvent == nil {
+		return
+	}
+	for _, e := range evs {
+		s.opts.OnEvent(e)
+	}
+}
+
+func (s *Session) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Session) startTimeout() {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	if s.status != StatusStarting || s.exited {
+		s.mu.Unlock()
+		return
+	}
+	lines := s.screen.Lines()
+	// A prompt may be on screen but not settled yet.
+	if st := s.opts.Adapter.Detect(lines).State; s.pending != nil || st == adapter.StateQuestion || st == adapter.StateLoginRequired {
+		s.startExpired = true
+		s.mu.Unlock()
+		return
+	}
+	reason := fmt.Sprintf("not ready after %s; the screen shows:\n%s", s.opts.StartTimeout, screenText(lines))
+	evs := s.failLocked(reason)
+	s.broadcastLocked()
+	s.mu.Unlock()
+	s.emit(evs)
+}
+
+// screenText is the screen without its blank rows at the top and bottom,
+// at most 2000 bytes from the end.
+func screenText(lines adapter.Screen) string {
+	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	text := lines.Text()
+	if len(text) > 2000 {
+		cut := len(text) - 2000
+		for cut < len(text) && !utf8.RuneStart(text[cut]) {
+			cut++
+		}
+		text = "…" + text[cut:]
+	}
+	return text
+}
+
+// timersArmed counts the session's armed timers, for tests of idleness.
+func (s *Session) timersArmed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	if s.armed {
+		n++
+	}
+	if s.status == StatusStarting && s.startTimer != nil && !s.startExpired {
+		n++
+	}
+	return n
+}
