@@ -235,3 +235,14 @@ func readPID(t testing.TB, path string) int {
 	})
 	return pid
 }
+
+// waitStatus waits until agent id has status want, and returns it.
+func (h *host) waitStatus(id, want string) agent {
+	h.t.Helper()
+	var a agent
+	eventually(h.t, "agent "+id+" to be "+want, func() bool {
+		h.do("GET", "/api/managed-agents/"+id, nil, &a)
+		return a.Status == want
+	})
+	return a
+}

@@ -29,9 +29,11 @@ func TestSpawnListGetDeleteOverREST_LeavesNoProcess(t *testing.T) {
 	}, &a); code != http.StatusCreated {
 		t.Fatalf("spawn: status %d, body %+v; log:\n%s", code, a, h.logs())
 	}
-	if a.Status != "ready" || a.Runtime != "local" || a.Name != "worker-1" || a.Type != "custom" {
-		t.Fatalf("spawned agent = %+v, want ready custom worker-1 on local", a)
+	if a.Status != "starting" || a.Runtime != "local" || a.Name != "worker-1" || a.Type != "custom" {
+		t.Fatalf("spawned agent = %+v, want a starting custom worker-1 on local", a)
 	}
+	// A custom agent is ready once its screen has settled.
+	h.waitStatus(a.ID, "ready")
 	pgid := readPID(t, pidFile)
 	if !groupAlive(pgid) {
 		t.Fatalf("agent's process group %d is not running", pgid)
@@ -192,7 +194,7 @@ func TestPluginKilledIsRestartedAndItsAgentsReported(t *testing.T) {
 
 	// The host keeps working: a new agent starts on the new plugin.
 	var b agent
-	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"sleep", "60"}}, &b); code != http.StatusCreated || b.Status != "ready" {
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"sleep", "60"}}, &b); code != http.StatusCreated {
 		t.Fatalf("spawn after restart: %d %+v", code, b)
 	}
 	if code := h.do("DELETE", "/api/managed-agents/"+a.ID, nil, nil); code != http.StatusOK {

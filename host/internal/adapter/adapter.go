@@ -66,6 +66,9 @@ type Rule struct {
 	State    State
 	Match    *regexp.Regexp
 	NotMatch *regexp.Regexp
+	// Require, if set, must also hold, for what a regexp can't say (such
+	// as where on the screen one match sits relative to another).
+	Require func(screen Screen) bool
 	// Extract, if set, fills the details of a match (question, choices,
 	// login URL, error message).
 	Extract func(screen Screen, d *Detection)
@@ -79,6 +82,9 @@ func Detect(rules []Rule, screen Screen) Detection {
 			continue
 		}
 		if r.NotMatch != nil && r.NotMatch.MatchString(text) {
+			continue
+		}
+		if r.Require != nil && !r.Require(screen) {
 			continue
 		}
 		d := Detection{State: r.State, Rule: r.Name, Selected: -1}

@@ -20,18 +20,27 @@ func unbox(row string) string {
 // number, a dot and the label.
 var choiceRow = regexp.MustCompile(`^\s*([❯›>●▶→*]?)\s*(\d{1,2})[.)]\s+(\S.*?)\s*$`)
 
-// ParseMenu finds the first numbered menu on the screen (rows "1. …",
+// ParseMenu finds the numbered menu a CLI is asking with (rows "1. …",
 // "2. …" in order) and returns its question, its choices and which one is
 // highlighted (-1 if none is marked). ok is false when there is no menu of
 // at least two choices.
+//
+// A screen can hold several numbered lists (Gemini's splash has "Tips for
+// getting started: 1. … 4."), and a dialog is drawn below what it covers,
+// so the last menu with a highlighted row wins, else the last menu.
+// Rows indented deeper than the choice's number are the choice's
+// description (Codex puts one under each sign-in option) and are skipped.
 func ParseMenu(screen Screen) (question string, choices []string, selected int, ok bool) {
 	selected = -1
+	found, marked := false, false
 	for i := 0; i < len(screen); i++ {
 		m := choiceRow.FindStringSubmatch(unbox(screen[i]))
 		if m == nil || m[2] != "1" {
 			continue
 		}
-		choices, selected = nil, -1
+		var cs []string
+		sel := -1
+		indent := numberColumn(screen[i])
 		j := i
 		for ; j < len(screen); j++ {
 			row := unbox(screen[j])
@@ -39,20 +48,54 @@ func ParseMenu(screen Screen) (question string, choices []string, selected int, 
 				continue
 			}
 			m := choiceRow.FindStringSubmatch(row)
-			if m == nil || m[2] != itoa(len(choices)+1) {
+			if m == nil {
+				if len(cs) > 0 && leadingBox(screen[j]) > indent {
+					continue
+				}
+				break
+			}
+			if m[2] != itoa(len(cs)+1) {
 				break
 			}
 			if m[1] != "" {
-				selected = len(choices)
+				sel = len(cs)
 			}
-			choices = append(choices, m[3])
+			cs = append(cs, m[3])
 		}
-		if len(choices) < 2 {
+		if len(cs) < 2 || (marked && sel < 0) {
 			continue
 		}
-		return questionAbove(screen, i), choices, selected, true
+		question, choices, selected, ok = questionAbove(screen, i), cs, sel, true
+		found, marked = true, sel >= 0
+		i = j - 1
 	}
-	return "", nil, -1, false
+	if !found {
+		return "", nil, -1, false
+	}
+	return question, choices, selected, ok
+}
+
+// numberColumn is the column of a menu row's number, past borders and the
+// highlight marker.
+func numberColumn(row string) int {
+	for i, r := range []rune(row) {
+		if r >= '0' && r <= '9' {
+			return i
+		}
+	}
+	return 0
+}
+
+// leadingBox counts a row's leading border and space runes.
+func leadingBox(row string) int {
+	n := 0
+	for _, r := range row {
+		if !strings.ContainsRune(boxChars, r) {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // questionAbove returns the nearest text above row i, joined with the rows
@@ -84,25 +127,35 @@ func itoa(n int) string {
 
 var urlPattern = regexp.MustCompile(`https?://[^\s│"'<>]+`)
 
-// FirstURL returns the first URL on the screen. A URL that runs to the
-// screen's right edge was wrapped, so it goes on at the start of the next
-// row.
+// wrapWidth is how wide a row must be before a URL at its end counts as
+// wrapped: our PTYs are 120 columns, and a CLI that prints a long URL lets
+// the terminal wrap it at the right edge.
+const wrapWidth = 100
+
+// FirstURL returns the first URL on the screen. A URL ending a row at
+// least wrapWidth wide may have been wrapped, so a following row that is a
+// single token (no spaces: the URL's tail, not the next line of prose) is
+// joined to it.
 func FirstURL(screen Screen) string {
-	width := 0
-	for _, row := range screen {
-		width = max(width, len([]rune(row)))
-	}
 	for i, row := range screen {
 		u := urlPattern.FindString(row)
 		if u == "" {
 			continue
 		}
-		for k := i; k+1 < len(screen) && len([]rune(screen[k])) == width && strings.HasSuffix(screen[k], u[max(0, len(u)-4):]); k++ {
-			next := urlPattern.FindString("http://" + strings.TrimSpace(screen[k+1]))
-			if next == "" || !strings.HasPrefix(strings.TrimSpace(screen[k+1]), next[len("http://"):]) {
+		for k := i; k+1 < len(screen); k++ {
+			cur := strings.TrimRight(screen[k], " ")
+			if len([]rune(cur)) < wrapWidth || !strings.HasSuffix(cur, u[max(0, len(u)-4):]) {
 				break
 			}
-			u += next[len("http://"):]
+			next := strings.TrimSpace(screen[k+1])
+			if next == "" || strings.ContainsAny(next, " \t") {
+				break
+			}
+			tail := urlPattern.FindString("http://" + next)
+			if len(tail) != len("http://")+len(next) {
+				break
+			}
+			u += next
 		}
 		return u
 	}

@@ -2,8 +2,12 @@ package agents
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/session"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -45,6 +49,18 @@ type View struct {
 	Error     string    `json:"error,omitempty"`
 	Warnings  []string  `json:"warnings,omitempty"`
 	Exit      *Exit     `json:"exit,omitempty"`
+	// Pending is the question or login prompt the agent waits on.
+	Pending *Pending `json:"pending,omitempty"`
+}
+
+// Pending is a question or login prompt, for the API.
+type Pending struct {
+	Type       string   `json:"type"` // question or login_required
+	Question   string   `json:"question,omitempty"`
+	Choices    []string `json:"choices,omitempty"`
+	Selected   int      `json:"selected"`
+	LoginURL   string   `json:"loginUrl,omitempty"`
+	DeviceCode string   `json:"deviceCode,omitempty"`
 }
 
 // agent is one managed agent.
@@ -54,6 +70,10 @@ type agent struct {
 	workdir       string
 	command       []string
 	output        *ring
+	adapter       adapter.Adapter
+	startTimeout  time.Duration
+	home          string   // private home, removed with the agent; "" if none
+	secrets       []string // credential values, masked wherever text leaves
 
 	// ctx ends the agent's watcher; cancelled when the agent is removed.
 	ctx    context.Context
@@ -69,6 +89,29 @@ type agent struct {
 	warnings []string
 	exit     *runtime.ExitStatus
 	stopping bool // a Delete is under way, so an exit is expected
+	session  *session.Session
+}
+
+// Write takes the agent's terminal output: into its log and its session.
+func (a *agent) Write(p []byte) (int, error) {
+	a.output.Write(p)
+	a.mu.Lock()
+	sess := a.session
+	a.mu.Unlock()
+	if sess != nil {
+		sess.Feed(p)
+	}
+	return len(p), nil
+}
+
+// redact masks the agent's secrets in s.
+func (a *agent) redact(s string) string {
+	for _, secret := range a.secrets {
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		}
+	}
+	return s
 }
 
 func (a *agent) view() View {
@@ -82,6 +125,16 @@ func (a *agent) view() View {
 	if a.exit != nil {
 		v.Exit = &Exit{Code: a.exit.Code, Signal: a.exit.Signal, Reason: a.exit.Reason}
 	}
+	// While the process runs, the session knows best what it is doing.
+	if a.session != nil && a.status.live() {
+		v.Status = Status(a.session.Status())
+		v.Error = a.redact(a.session.Error())
+		if p := a.session.Pending(); p != nil {
+			v.Pending = &Pending{Type: p.Kind, Question: p.Question, Choices: p.Choices, Selected: p.Selected,
+				LoginURL: p.LoginURL, DeviceCode: p.DeviceCode}
+		}
+	}
+	v.Error = a.redact(v.Error)
 	return v
 }
 

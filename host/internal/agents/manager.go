@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +17,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
@@ -44,10 +51,24 @@ const outputBytes = 256 << 10
 // DefaultStopTimeout is how long a graceful stop waits before it kills.
 const DefaultStopTimeout = 10 * time.Second
 
+// Options configure a Manager.
+type Options struct {
+	// DataDir holds each agent's private home, under agents/<id>/home.
+	DataDir string
+	// Bus gets the agents' events; nil drops them.
+	Bus *events.Bus
+	// AgentType returns how to start agents of a type; nil means defaults.
+	AgentType func(name string) config.AgentType
+	// Settle is how long a screen must be still before it counts; 0 means
+	// the session's default.
+	Settle time.Duration
+}
+
 // Manager keeps the managed agents.
 type Manager struct {
-	log hclog.Logger
-	rts Runtimes
+	log  hclog.Logger
+	rts  Runtimes
+	opts Options
 
 	mu     sync.RWMutex
 	agents map[string]*agent
@@ -55,8 +76,24 @@ type Manager struct {
 }
 
 // NewManager returns a Manager that spawns on rts.
-func NewManager(log hclog.Logger, rts Runtimes) *Manager {
-	return &Manager{log: log, rts: rts, agents: map[string]*agent{}}
+func NewManager(log hclog.Logger, rts Runtimes, opts Options) *Manager {
+	if opts.AgentType == nil {
+		opts.AgentType = config.DefaultAgentType
+	}
+	if opts.Bus == nil {
+		opts.Bus = events.NewBus()
+	}
+	return &Manager{log: log, rts: rts, opts: opts, agents: map[string]*agent{}}
+}
+
+// publish sends an agent's event, with every secret of the agent masked.
+func (m *Manager) publish(a *agent, typ string, data map[string]any) {
+	for k, v := range data {
+		if s, ok := v.(string); ok {
+			data[k] = a.redact(s)
+		}
+	}
+	m.opts.Bus.Publish(events.Event{Event: typ, AgentID: a.id, Data: data})
 }
 
 // Spawn starts an agent and returns once its process runs.
@@ -76,24 +113,31 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	if req.Name == "" {
 		req.Name = req.Type + "-" + id[:6]
 	}
+	ad, _ := adapter.For(req.Type)
+	at := m.opts.AgentType(req.Type)
 	a := &agent{
 		id: id, name: req.Name, typ: req.Type, createdAt: time.Now().UTC(),
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
 		exited: make(chan struct{}), status: StatusStarting,
+		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
+	}
+	launch, err := m.prepare(a, req, at)
+	if err != nil {
+		return View{}, err
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	m.mu.Lock()
 	m.agents[id] = a
 	m.mu.Unlock()
 
-	spec := req.spec(id)
+	spec := req.spec(id, launch)
 	var failures []string
 	invalid := true
 	for _, c := range cands {
 		info, err := c.Plugin.Start(ctx, spec)
 		if err != nil {
-			m.log.Warn("spawn failed", "agent", id, "runtime", c.Name, "error", err)
-			failures = append(failures, fmt.Sprintf("%s: %v", c.Name, err))
+			m.log.Warn("spawn failed", "agent", id, "runtime", c.Name, "error", a.redact(err.Error()))
+			failures = append(failures, fmt.Sprintf("%s: %s", c.Name, a.redact(err.Error())))
 			invalid = invalid && errors.Is(err, runtime.ErrInvalidSpec)
 			if ctx.Err() != nil {
 				break
@@ -102,11 +146,12 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 		}
 		a.mu.Lock()
 		a.runtime, a.warnings = c.Name, info.Warnings
-		// A custom agent is ready once its process runs.
-		a.status = StatusReady
 		a.mu.Unlock()
-		m.log.Info("agent started", "agent", id, "name", req.Name, "runtime", c.Name, "pid", info.PID)
-		m.watch(a, c.Plugin)
+		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID)
+		if err := m.attach(a, c.Plugin); err != nil {
+			m.log.Warn("attaching to agent failed", "agent", id, "error", err)
+		}
+		m.publish(a, "agent_started", map[string]any{"name": req.Name, "type": req.Type, "runtime": c.Name})
 		return a.view(), nil
 	}
 
@@ -114,17 +159,100 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	return View{}, &SpawnError{Invalid: invalid, Msg: "no runtime could start the agent: " + strings.Join(failures, "; ")}
 }
 
-// watch drains a's output and follows its process until it ends.
-func (m *Manager) watch(a *agent, p runtimes.Plugin) {
+// prepare makes the agent's private home, pre-seeds it and builds the argv
+// and env.
+func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType) (adapter.Launch, error) {
+	approval := at.Approval
+	if req.Approval != "" {
+		approval = req.Approval
+	}
+	env := map[string]string{}
+	maps.Copy(env, at.Env)
+	maps.Copy(env, req.Env)
+	opts := adapter.LaunchOptions{
+		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: req.Workdir,
+		Credentials: req.Credentials, Env: env,
+	}
+	if req.Type == "custom" {
+		opts.Command = append(req.Command, at.Command...)[:len(req.Command)]
+	} else if len(req.Command) > 0 {
+		opts.Command = req.Command
+	}
+	if at.Preseed && req.Type != "custom" && m.opts.DataDir != "" {
+		a.home = filepath.Join(m.opts.DataDir, "agents", a.id, "home")
+		if err := os.MkdirAll(a.home, 0o700); err != nil {
+			return adapter.Launch{}, fmt.Errorf("making the agent's home: %w", err)
+		}
+		opts.Home = a.home
+		if err := a.adapter.Preseed(opts); err != nil {
+			return adapter.Launch{}, fmt.Errorf("pre-seeding the agent's home: %s", a.redact(err.Error()))
+		}
+	}
+	l, err := a.adapter.Launch(opts)
+	if err != nil {
+		return adapter.Launch{}, &InputError{"command", err.Error()}
+	}
+	return l, nil
+}
+
+// attach connects a to its terminal and starts its session and watcher.
+func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
+	conn, err := p.Attach(a.ctx, a.id)
+	if err != nil {
+		m.watch(a, p, nil)
+		return err
+	}
+	startTimeout := a.startTimeout
+	if a.typ == "custom" {
+		// Any program may run here; only its screen settling says ready.
+		startTimeout = -1
+	}
+	sess, err := session.New(session.Options{
+		ID: a.id, Adapter: a.adapter, Input: conn, Cols: termCols, Rows: termRows,
+		Logger: m.log.Named("session").With("agent", a.id), StartTimeout: startTimeout, Settle: m.opts.Settle,
+		OnEvent: func(e session.Event) { m.sessionEvent(a, e) },
+	})
+	if err != nil {
+		conn.Close()
+		m.watch(a, p, nil)
+		return err
+	}
+	a.mu.Lock()
+	a.session = sess
+	a.mu.Unlock()
+	m.watch(a, p, conn)
+	return nil
+}
+
+// sessionEvent turns a session's event into the host's.
+func (m *Manager) sessionEvent(a *agent, e session.Event) {
+	data := maps.Clone(e.Data)
+	if data == nil {
+		data = map[string]any{}
+	}
+	switch e.Type {
+	case "status":
+		m.publish(a, "status", data)
+		if to, _ := data["to"].(session.Status); to == session.StatusBusy {
+			m.log.Debug("agent busy", "agent", a.id)
+		}
+	default:
+		m.publish(a, e.Type, data)
+	}
+}
+
+// watch drains a's output into its log and session and follows its
+// process until it ends.
+func (m *Manager) watch(a *agent, p runtimes.Plugin, conn io.ReadWriteCloser) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		drained := make(chan struct{})
-		if conn, err := p.Attach(a.ctx, a.id); err == nil {
+		if conn != nil {
 			go func() {
 				defer close(drained)
 				defer conn.Close()
-				_, _ = io.Copy(a.output, conn)
+				_, _ = io.Copy(a, conn)
 			}()
 			go func() {
 				<-a.ctx.Done()
@@ -132,7 +260,6 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin) {
 			}()
 		} else {
 			close(drained)
-			m.log.Warn("attaching to agent failed; its output is lost", "agent", a.id, "error", err)
 		}
 		st, err := p.Wait(a.ctx, a.id)
 		if a.ctx.Err() != nil {
@@ -188,11 +315,22 @@ func (m *Manager) finished(a *agent, st runtime.ExitStatus) {
 	default:
 		a.status, a.errMsg = StatusError, exitMessage(st, a.output.Bytes())
 	}
-	status, errMsg := a.status, a.errMsg
+	status, errMsg, sess := a.status, a.errMsg, a.session
 	a.mu.Unlock()
+	if sess != nil {
+		sess.Exited(errMsg, status == StatusError)
+	}
 	a.markExited()
+	m.publish(a, "agent_stopped", map[string]any{"reason": exitReason(st, errMsg), "code": st.Code, "signal": st.Signal})
 	m.log.Info("agent exited", "agent", a.id, "status", status, "code", st.Code, "signal", st.Signal,
 		"reason", st.Reason, "error", errMsg)
+}
+
+func exitReason(st runtime.ExitStatus, errMsg string) string {
+	if errMsg != "" {
+		return errMsg
+	}
+	return st.Reason
 }
 
 // exitMessage says why an agent ended badly, with its last line of output,
@@ -249,8 +387,13 @@ func (m *Manager) lost(a *agent, reason string) {
 		return
 	}
 	a.status, a.errMsg = StatusError, reason
+	sess := a.session
 	a.mu.Unlock()
+	if sess != nil {
+		sess.Exited(reason, true)
+	}
 	a.markExited()
+	m.publish(a, "agent_error", map[string]any{"error": reason})
 	m.log.Error("agent lost", "agent", a.id, "reason", reason)
 }
 
@@ -285,6 +428,10 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 			createdAt: info.StartedAt, output: newRing(outputBytes), exited: make(chan struct{}),
 			runtime: runtimeName, status: StatusReady, warnings: info.Warnings,
 		}
+		a.adapter, _ = adapter.For(a.typ)
+		if a.adapter == nil {
+			a.adapter = adapter.Custom{}
+		}
 		if old != nil {
 			old.cancel()
 			a.createdAt, a.workdir, a.command, a.output = old.createdAt, old.workdir, old.command, old.output
@@ -293,7 +440,9 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 		m.agents[info.ID] = a
 		m.mu.Unlock()
 		m.log.Info("adopted agent", "agent", info.ID, "runtime", runtimeName)
-		m.watch(a, p)
+		if err := m.attach(a, p); err != nil {
+			m.log.Warn("attaching to adopted agent failed", "agent", a.id, "error", err)
+		}
 	}
 }
 
@@ -398,6 +547,53 @@ func (m *Manager) remove(a *agent) {
 	}
 	m.mu.Unlock()
 	a.cancel()
+	if a.home != "" {
+		// The home holds the agent's keys; it goes with the agent.
+		if err := os.RemoveAll(filepath.Dir(a.home)); err != nil {
+			m.log.Warn("removing the agent's home failed", "agent", a.id, "error", err)
+		}
+	}
+}
+
+func (m *Manager) sessionOf(id string) (*agent, *session.Session, error) {
+	m.mu.RLock()
+	a := m.agents[id]
+	m.mu.RUnlock()
+	if a == nil {
+		return nil, nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.session == nil || !a.status.live() {
+		return nil, nil, fmt.Errorf("%w: agent %s is %s", session.ErrStopped, id, a.status)
+	}
+	return a, a.session, nil
+}
+
+// Send types a message to an agent and, with expectResponse, waits for its
+// reply. A busy agent refuses (session.ErrBusy) rather than queueing, so a
+// caller always knows which reply answers which message.
+func (m *Manager) Send(ctx context.Context, id, text string, expectResponse bool, timeout time.Duration) (session.Message, error) {
+	a, sess, err := m.sessionOf(id)
+	if err != nil {
+		return session.Message{}, err
+	}
+	msg, err := sess.Send(ctx, text, expectResponse, timeout)
+	msg.Content = a.redact(msg.Content)
+	return msg, err
+}
+
+// Answer answers an agent's pending question: with keys, or by choosing
+// option choice (1-based) when choice > 0.
+func (m *Manager) Answer(id string, keys []string, choice int) error {
+	_, sess, err := m.sessionOf(id)
+	if err != nil {
+		return err
+	}
+	if choice > 0 {
+		return sess.Choose(choice)
+	}
+	return sess.SendKeys(keys)
 }
 
 // Shutdown stops every live agent, in parallel, and waits for them.

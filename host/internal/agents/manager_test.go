@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -69,7 +70,7 @@ func TestSpawnFallsThroughToTheNextRuntime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			first := &fakeruntime.Runtime{Name: "first", StartErr: tt.firstErr}
 			second := &fakeruntime.Runtime{Name: "second", StartErr: tt.secondErr}
-			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, first), candidate(t, second)}})
+			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, first), candidate(t, second)}}, Options{})
 			t.Cleanup(func() { m.Shutdown(context.Background()) })
 
 			v, err := m.Spawn(context.Background(), spawnReq)
@@ -89,9 +90,10 @@ func TestSpawnFallsThroughToTheNextRuntime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Runtime != tt.wantRuntime || v.Status != StatusReady {
-				t.Errorf("agent on %q with status %s; want %q, ready", v.Runtime, v.Status, tt.wantRuntime)
+			if v.Runtime != tt.wantRuntime {
+				t.Errorf("agent on %q; want %q", v.Runtime, tt.wantRuntime)
 			}
+			waitStatus(t, m, v.ID, StatusReady)
 		})
 	}
 }
@@ -107,7 +109,7 @@ func TestDeleteStopsThroughTheRuntimeAndForgets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("force=", tt.force), func(t *testing.T) {
 			fake := &fakeruntime.Runtime{Name: "fake"}
-			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, fake)}})
+			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, fake)}}, Options{})
 			t.Cleanup(func() { m.Shutdown(context.Background()) })
 			v, err := m.Spawn(context.Background(), spawnReq)
 			if err != nil {
@@ -132,13 +134,14 @@ func TestDeleteStopsThroughTheRuntimeAndForgets(t *testing.T) {
 
 func TestRuntimeLostMarksItsAgentsAsErrors(t *testing.T) {
 	a, b := &fakeruntime.Runtime{Name: "a"}, &fakeruntime.Runtime{Name: "b"}
-	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, a), candidate(t, b)}})
+	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{[]runtimes.Candidate{candidate(t, a), candidate(t, b)}}, Options{})
 	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	onA, _ := m.Spawn(context.Background(), SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "a"})
 	onB, _ := m.Spawn(context.Background(), SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "b"})
 
 	m.RuntimeLost("a", `runtime plugin "a" exited unexpectedly`)
 
+	waitStatus(t, m, onB.ID, StatusReady)
 	gotA, _ := m.Get(onA.ID)
 	gotB, _ := m.Get(onB.ID)
 	if gotA.Status != StatusError || !strings.Contains(gotA.Error, `"a" exited`) {
@@ -150,7 +153,7 @@ func TestRuntimeLostMarksItsAgentsAsErrors(t *testing.T) {
 }
 
 func TestSpawnValidation(t *testing.T) {
-	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{})
+	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{}, Options{})
 	dir := t.TempDir()
 	tests := []struct {
 		req   SpawnRequest
@@ -158,7 +161,8 @@ func TestSpawnValidation(t *testing.T) {
 	}{
 		{SpawnRequest{Type: "custom", Command: []string{"x"}, Name: "bad name!"}, "name"},
 		{SpawnRequest{Command: []string{"x"}}, "type"},
-		{SpawnRequest{Type: "claude"}, "type"},
+		{SpawnRequest{Type: "cursor"}, "type"},
+		{SpawnRequest{Type: "claude", Approval: "maybe"}, "approval"},
 		{SpawnRequest{Type: "custom"}, "command"},
 		{SpawnRequest{Type: "custom", Command: []string{""}}, "command"},
 		{SpawnRequest{Type: "custom", Command: []string{"x"}, Workdir: "relative/dir"}, "workdir"},
@@ -174,5 +178,21 @@ func TestSpawnValidation(t *testing.T) {
 		if !errors.As(err, &ie) || ie.Field != tt.field {
 			t.Errorf("Spawn(%+v) = %v; want an InputError on %q", tt.req, err, tt.field)
 		}
+	}
+}
+
+// waitStatus waits until the agent has status want.
+func waitStatus(t *testing.T, m *Manager, id string, want Status) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := m.Get(id)
+		if err == nil && v.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s: status %s (%v), want %s", id, v.Status, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"fmt"
+	"github.com/parallax/parallax/host/internal/adapter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,11 @@ type SpawnRequest struct {
 	Env       map[string]string `json:"env,omitempty"`
 	Runtime   string            `json:"runtime,omitempty"`
 	Resources Resources         `json:"resources"`
+	// Credentials become env vars or files in the agent's private home;
+	// they never appear in a response, log or event.
+	Credentials adapter.Credentials `json:"credentials"`
+	// Approval overrides the agent type's: "autonomous" or "ask".
+	Approval string `json:"approval,omitempty"`
 }
 
 // Resources limits an agent. Timeout is a Go duration ("30m") or a number
@@ -66,10 +72,6 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
 
-// The agent types the host knows. Only custom runs today; the CLI adapters
-// come with agent sessions.
-var knownTypes = map[string]bool{"claude": true, "codex": true, "gemini": true, "aider": true, "custom": true}
-
 var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	agentName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -80,16 +82,18 @@ func (r *SpawnRequest) validate() error {
 	if r.Name != "" && !agentName.MatchString(r.Name) {
 		return &InputError{"name", "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}
-	switch {
+	types := strings.Join(adapter.Types(), ", ")
+	switch _, ok := adapter.For(r.Type); {
 	case r.Type == "":
-		return &InputError{"type", `is required: one of claude, codex, gemini, aider, custom`}
-	case !knownTypes[r.Type]:
-		return &InputError{"type", fmt.Sprintf("unknown type %q: use one of claude, codex, gemini, aider, custom", r.Type)}
-	case r.Type != "custom":
-		return &InputError{"type", fmt.Sprintf("type %q is not available in this version yet; use type \"custom\" with a command", r.Type)}
+		return &InputError{"type", "is required: one of " + types}
+	case !ok:
+		return &InputError{"type", fmt.Sprintf("unknown type %q: use one of %s", r.Type, types)}
 	}
-	if len(r.Command) == 0 || r.Command[0] == "" {
+	if r.Type == "custom" && (len(r.Command) == 0 || r.Command[0] == "") {
 		return &InputError{"command", `is required for type "custom": an argv array such as ["bash"]`}
+	}
+	if r.Approval != "" && r.Approval != "autonomous" && r.Approval != "ask" {
+		return &InputError{"approval", `use "autonomous" (skip the CLI's permission prompts) or "ask"`}
 	}
 	if r.Workdir != "" {
 		wd, err := expandHome(r.Workdir)
@@ -129,6 +133,9 @@ func expandHome(p string) (string, error) {
 	return filepath.Join(home, p[1:]), nil
 }
 
+// The terminal size every agent starts with.
+const termCols, termRows = 120, 40
+
 // Labels the host puts on every agent, so a runtime's Recover can tell the
 // host what it adopts.
 const (
@@ -137,9 +144,9 @@ const (
 	LabelType = "parallax.type"
 )
 
-func (r *SpawnRequest) spec(id string) runtime.Spec {
-	env := make(map[string]string, len(r.Env)+1)
-	for k, v := range r.Env {
+func (r *SpawnRequest) spec(id string, l adapter.Launch) runtime.Spec {
+	env := make(map[string]string, len(l.Env)+1)
+	for k, v := range l.Env {
 		env[k] = v
 	}
 	if _, ok := env["TERM"]; !ok {
@@ -147,10 +154,10 @@ func (r *SpawnRequest) spec(id string) runtime.Spec {
 	}
 	return runtime.Spec{
 		ID:      id,
-		Argv:    r.Command,
+		Argv:    l.Argv,
 		Env:     env,
 		Workdir: r.Workdir,
-		Size:    runtime.Size{Cols: 120, Rows: 40},
+		Size:    runtime.Size{Cols: termCols, Rows: termRows},
 		Resources: runtime.Resources{
 			CPU: r.Resources.CPU, Memory: r.Resources.Memory, Timeout: time.Duration(r.Resources.Timeout),
 		},

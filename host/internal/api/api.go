@@ -16,6 +16,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // Agents is what the API needs of the managed agents.
@@ -24,6 +25,8 @@ type Agents interface {
 	Get(id string) (agents.View, error)
 	List() []agents.View
 	Delete(ctx context.Context, id string, opts agents.StopOptions) (agents.View, error)
+	Send(ctx context.Context, id, text string, expectResponse bool, timeout time.Duration) (session.Message, error)
+	Answer(id string, keys []string, choice int) error
 }
 
 // Runtimes is what the API needs of the runtimes.
@@ -57,6 +60,8 @@ func Handler(opts Options) http.Handler {
 	mux.HandleFunc("GET /api/managed-agents", s.list)
 	mux.HandleFunc("GET /api/managed-agents/{id}", s.get)
 	mux.HandleFunc("DELETE /api/managed-agents/{id}", s.delete)
+	mux.HandleFunc("POST /api/managed-agents/{id}/send", s.send)
+	mux.HandleFunc("POST /api/managed-agents/{id}/answer", s.answer)
 	mux.HandleFunc("GET /api/runtimes", s.runtimes)
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -90,12 +95,7 @@ func (s *server) auth(next http.Handler) http.Handler {
 func (s *server) spawn(w http.ResponseWriter, r *http.Request) {
 	var req agents.SpawnRequest
 	if err := decodeJSON(r, &req); err != nil {
-		var ie *agents.InputError
-		if errors.As(err, &ie) {
-			writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
-			return
-		}
-		writeError(w, http.StatusBadRequest, "", err.Error())
+		writeBodyError(w, err)
 		return
 	}
 	v, err := s.opts.Agents.Spawn(r.Context(), req)
@@ -146,6 +146,80 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+type sendRequest struct {
+	Message        string  `json:"message"`
+	ExpectResponse bool    `json:"expectResponse"`
+	Timeout        float64 `json:"timeout"` // seconds
+}
+
+const defaultSendTimeout = 5 * time.Minute
+
+func (s *server) send(w http.ResponseWriter, r *http.Request) {
+	var req sendRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if strings.TrimSpace(req.Message) == "" {
+		writeError(w, http.StatusBadRequest, "message", "message: is required: the text to type to the agent")
+		return
+	}
+	if req.Timeout < 0 || req.Timeout > 3600 {
+		writeError(w, http.StatusBadRequest, "timeout", "timeout: want seconds between 0 and 3600")
+		return
+	}
+	timeout := defaultSendTimeout
+	if req.Timeout > 0 {
+		timeout = time.Duration(req.Timeout * float64(time.Second))
+	}
+	msg, err := s.opts.Agents.Send(r.Context(), r.PathValue("id"), req.Message, req.ExpectResponse, timeout)
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	if !req.ExpectResponse {
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "sent"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": msg})
+}
+
+type answerRequest struct {
+	Keys   []string `json:"keys"`
+	Choice int      `json:"choice"`
+}
+
+func (s *server) answer(w http.ResponseWriter, r *http.Request) {
+	var req answerRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if (len(req.Keys) == 0) == (req.Choice <= 0) {
+		writeError(w, http.StatusBadRequest, "keys", `send either "keys", such as ["Up","Enter"], or "choice", an option number from 1`)
+		return
+	}
+	if err := s.opts.Agents.Answer(r.PathValue("id"), req.Keys, req.Choice); err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	v, err := s.opts.Agents.Get(r.PathValue("id"))
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func writeBodyError(w http.ResponseWriter, err error) {
+	var ie *agents.InputError
+	if errors.As(err, &ie) {
+		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
+		return
+	}
+	writeError(w, http.StatusBadRequest, "", err.Error())
+}
+
 func (s *server) runtimes(w http.ResponseWriter, r *http.Request) {
 	s.opts.Runtimes.Refresh()
 	writeJSON(w, http.StatusOK, s.opts.Runtimes.Statuses())
@@ -178,6 +252,13 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
 	case errors.Is(err, agents.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),
+		errors.Is(err, session.ErrFailed), errors.Is(err, session.ErrNoQuestion):
+		writeError(w, http.StatusConflict, "", err.Error())
+	case errors.Is(err, session.ErrNoReaction):
+		writeError(w, http.StatusBadGateway, "", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "", "the agent did not answer in time: "+err.Error())
 	case errors.Is(err, runtimes.ErrNoRuntime):
 		writeError(w, http.StatusServiceUnavailable, "", err.Error())
 	case errors.As(err, &se) && se.Invalid:

@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // stubAgents answers every call with err, so each error kind's HTTP status
@@ -20,8 +22,12 @@ type stubAgents struct{ err error }
 func (s stubAgents) Spawn(context.Context, agents.SpawnRequest) (agents.View, error) {
 	return agents.View{}, s.err
 }
-func (s stubAgents) Get(string) (agents.View, error) { return agents.View{}, s.err }
-func (s stubAgents) List() []agents.View             { return nil }
+func (s stubAgents) Send(context.Context, string, string, bool, time.Duration) (session.Message, error) {
+	return session.Message{}, s.err
+}
+func (s stubAgents) Answer(string, []string, int) error { return s.err }
+func (s stubAgents) Get(string) (agents.View, error)    { return agents.View{}, s.err }
+func (s stubAgents) List() []agents.View                { return nil }
 func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.View, error) {
 	return agents.View{}, s.err
 }
@@ -42,6 +48,10 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 		{"no healthy runtime", fmt.Errorf("%w: none of local is healthy", runtimes.ErrNoRuntime), 503},
 		{"every runtime said the spec is invalid", &agents.SpawnError{Invalid: true, Msg: "local: no such command"}, 400},
 		{"a runtime failed", &agents.SpawnError{Msg: "local: fork failed"}, 502},
+		{"busy", fmt.Errorf("%w: still on the last message", session.ErrBusy), 409},
+		{"waits for an answer", fmt.Errorf("%w: trust question", session.ErrBlocked), 409},
+		{"no reaction", session.ErrNoReaction, 502},
+		{"timeout", fmt.Errorf("waiting: %w", context.DeadlineExceeded), 504},
 		{"anything else", fmt.Errorf("boom"), 500},
 	}
 	for _, tt := range tests {
@@ -51,6 +61,8 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 				httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(`{"type":"custom","command":["true"]}`)),
 				httptest.NewRequest("GET", "/api/managed-agents/x", nil),
 				httptest.NewRequest("DELETE", "/api/managed-agents/x", nil),
+				httptest.NewRequest("POST", "/api/managed-agents/x/send", strings.NewReader(`{"message":"hi","expectResponse":true}`)),
+				httptest.NewRequest("POST", "/api/managed-agents/x/answer", strings.NewReader(`{"choice":1}`)),
 			} {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

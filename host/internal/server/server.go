@@ -19,6 +19,7 @@ import (
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/api"
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/sdk/plugin"
 )
@@ -67,7 +68,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer ln.Close()
 
 	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, Launch: Launch})
-	am := agents.NewManager(log.Named("agents"), rm)
+	bus := events.NewBus()
+	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
+		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
+	})
 	rm.SetListener(am)
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	diags := rm.Start(startCtx, cfg)

@@ -200,6 +200,13 @@ func New(opts Options) (*Session, error) {
 	if opts.StartTimeout > 0 {
 		s.startTimer = time.AfterFunc(opts.StartTimeout, s.startTimeout)
 	}
+	// A program that prints nothing must still be judged once: the blank
+	// screen is its first screen.
+	s.changedAt = time.Now()
+	s.det = opts.Adapter.Detect(s.screen.Lines())
+	s.mu.Lock()
+	s.armLocked(opts.Settle)
+	s.mu.Unlock()
 	return s, nil
 }
 
