@@ -33,7 +33,9 @@ agent-clis-latest: build
 	$(GO) test -count=1 -run 'RealCLI' -v ./host/... 2>&1 | tee /tmp/parallax-agent-clis-latest.log | grep -E '^(=== RUN|--- (PASS|FAIL)|ok|FAIL)'
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/
+	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/ && \
+	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/
 
 lint:
 	$(GO) vet $(MODULES)

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parallax/parallax/host/internal/fakemodel"
 )
 
 // BenchmarkSpawnLatency measures spawn-to-running through the whole chain:
@@ -67,3 +72,46 @@ func BenchmarkSpawn100Concurrent(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkRealCLI_ClaudeSpawnToReady measures the real Claude Code, with
+// onboarding pre-seeded and a fake model on loopback: spawn to ready, and a
+// turn from send to reply (the fake answers at once). `make bench` runs it
+// when the pinned CLIs are installed.
+func BenchmarkRealCLI_ClaudeSpawnToReady(b *testing.B) {
+	bin := os.Getenv("PARALLAX_AGENT_CLIS")
+	if bin == "" {
+		b.Skip("PARALLAX_AGENT_CLIS is not set")
+	}
+	model := fakemodel.NewAnthropic()
+	b.Cleanup(model.Close)
+	h := startHost(b, writeConfigWith(b, "", fmt.Sprintf(`agent_type "claude" {
+  command = [%q]
+  env     = { ANTHROPIC_BASE_URL = %q }
+}`, filepath.Join(bin, "claude"), model.URL())))
+	const samples = 5
+	var ready, turn []time.Duration
+	for range b.N {
+		for range samples {
+			var a agent
+			start := time.Now()
+			if code := h.do("POST", "/api/managed-agents", map[string]any{
+				"type": "claude", "workdir": b.TempDir(), "credentials": map[string]string{"anthropicKey": fakeKey},
+			}, &a); code != http.StatusCreated {
+				b.Fatalf("spawn: %d", code)
+			}
+			h.waitStatus(a.ID, "ready")
+			ready = append(ready, time.Since(start))
+			start = time.Now()
+			if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, nil); code != 200 {
+				b.Fatalf("send: %d", code)
+			}
+			turn = append(turn, time.Since(start))
+			h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil)
+		}
+	}
+	sort.Slice(ready, func(i, j int) bool { return ready[i] < ready[j] })
+	sort.Slice(turn, func(i, j int) bool { return turn[i] < turn[j] })
+	b.ReportMetric(ms(ready[len(ready)/2]), "ready-p50-ms")
+	b.ReportMetric(ms(turn[len(turn)/2]), "turn-p50-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -66,6 +66,11 @@ type host struct {
 // writeConfig writes a config for a host on a free loopback port, with
 // localBody inside its runtime "local" block, and returns its path.
 func writeConfig(t testing.TB, localBody string) string {
+	return writeConfigWith(t, localBody, "")
+}
+
+// writeConfigWith is writeConfig with extra top-level blocks appended.
+func writeConfigWith(t testing.TB, localBody, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`server {
@@ -76,7 +81,8 @@ plugin_dir = %q
 runtime "local" {
 %s
 }
-`, filepath.Join(dir, "data"), bins.plugins, localBody)
+%s
+`, filepath.Join(dir, "data"), bins.plugins, localBody, extra)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

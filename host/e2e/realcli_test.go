@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parallax/parallax/host/internal/fakemodel"
+)
+
+// The real agent CLIs, pinned in test/agent-clis and installed by
+// `make test`, run in the local runtime through the host. Only the model
+// APIs are fakes (package fakemodel): they can't be reached here.
+
+// A recognisable fake key, so a leak can be found in any output.
+const fakeKey = "sk-ant-FAKE-parallax-leakcheck-7f3a9c"
+
+func agentCLIs(t *testing.T) string {
+	dir := os.Getenv("PARALLAX_AGENT_CLIS")
+	if dir == "" {
+		t.Skip("PARALLAX_AGENT_CLIS is not set: `make test` installs the pinned agent CLIs and sets it")
+	}
+	return dir
+}
+
+type pending struct {
+	Type     string   `json:"type"`
+	Question string   `json:"question"`
+	Choices  []string `json:"choices"`
+	LoginURL string   `json:"loginUrl"`
+}
+
+type agentWithPending struct {
+	agent
+	Pending *pending `json:"pending"`
+}
+
+// waitPending waits until the agent waits on a prompt of type typ.
+func (h *host) waitPending(id, typ string) pending {
+	h.t.Helper()
+	var a agentWithPending
+	eventually(h.t, "agent "+id+" to wait on a "+typ, func() bool {
+		h.do("GET", "/api/managed-agents/"+id, nil, &a)
+		return a.Pending != nil && a.Pending.Type == typ
+	})
+	return *a.Pending
+}
+
+func TestRealCLI_ClaudeBecomesReadyAndRepliesWithTheModelsText(t *testing.T) {
+	bin := agentCLIs(t)
+	gate := make(chan struct{})
+	model := fakemodel.NewAnthropic(fakemodel.WithGate(gate))
+	t.Cleanup(model.Close)
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
+  command = [%q]
+  env     = { ANTHROPIC_BASE_URL = %q }
+}`, filepath.Join(bin, "claude"), model.URL())))
+
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "claude", "workdir": t.TempDir(), "credentials": map[string]string{"anthropicKey": fakeKey},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d %+v", code, a)
+	}
+	h.waitStatus(a.ID, "ready")
+
+	// The first turn is held by the fake, so the agent is seen busy.
+	type reply struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	}
+	first := make(chan reply, 1)
+	go func() {
+		var r reply
+		h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, &r)
+		first <- r
+	}()
+	h.waitStatus(a.ID, "busy")
+	close(gate)
+	if r := <-first; r.Message.Content != fakemodel.DefaultReply {
+		t.Fatalf("reply %q, want %q; screen log:\n%s", r.Message.Content, fakemodel.DefaultReply, h.logs())
+	}
+	h.waitStatus(a.ID, "ready")
+
+	// The same message again gives a reply each time.
+	for i := range 2 {
+		var r reply
+		if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
+			t.Fatalf("send %d again: %d %q", i+2, code, r.Message.Content)
+		}
+	}
+	if n := model.TurnCount(); n != 3 {
+		t.Errorf("the model saw %d turns, want 3", n)
+	}
+
+	var all []byte
+	for _, path := range []string{"/api/managed-agents", "/api/managed-agents/" + a.ID, "/api/runtimes"} {
+		req, _ := http.NewRequest("GET", h.url+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1<<20)
+		n, _ := resp.Body.Read(buf)
+		resp.Body.Close()
+		all = append(all, buf[:n]...)
+	}
+	h.stop()
+	if strings.Contains(h.logs(), fakeKey) || strings.Contains(string(all), fakeKey) {
+		t.Errorf("the API key leaked into the host's log or API responses")
+	}
+}
+
+func TestRealCLI_CodexWithoutAuthWantsALogin(t *testing.T) {
+	bin := agentCLIs(t)
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "codex" {
+  command = [%q]
+}`, filepath.Join(bin, "codex"))))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "codex", "workdir": t.TempDir()}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	p := h.waitPending(a.ID, "login_required")
+	if !strings.Contains(strings.Join(p.Choices, "|"), "Sign in with ChatGPT") {
+		t.Errorf("login prompt %+v; want codex's sign-in choices", p)
+	}
+	var e apiError
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "hi"}, &e); code != http.StatusConflict {
+		t.Errorf("send while a login is pending: %d %+v, want 409", code, e)
+	}
+}
+
+func TestRealCLI_GeminiAsksToTrustTheFolderThenWantsAuth(t *testing.T) {
+	bin := agentCLIs(t)
+	// Without pre-seeding, gemini asks about trust as on a first start; its
+	// own home keeps it away from this machine's.
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "gemini" {
+  command = [%q]
+  preseed = false
+  env     = { HOME = %q }
+}`, filepath.Join(bin, "gemini"), t.TempDir())))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "gemini", "workdir": t.TempDir()}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	q := h.waitPending(a.ID, "question")
+	if !strings.Contains(q.Question, "trust") || len(q.Choices) != 3 {
+		t.Fatalf("question %+v; want the folder trust question with 3 choices", q)
+	}
+	var after agentWithPending
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/answer", map[string]any{"choice": 1}, &after); code != http.StatusOK {
+		t.Fatalf("answer: %d", code)
+	}
+	login := h.waitPending(a.ID, "login_required")
+	if !strings.Contains(strings.Join(login.Choices, "|"), "Gemini API Key") {
+		t.Errorf("auth prompt %+v; want gemini's auth menu", login)
+	}
+}
