@@ -40,15 +40,17 @@ func (Aider) Preseed(LaunchOptions) error { return nil }
 // aiderPrompt is aider's input prompt: "> ", or "<mode>> " in chat modes.
 var aiderPrompt = regexp.MustCompile(`(?m)^(\w+ )?(ask|architect|code|help|context)?> ?$`)
 
+// aiderRules are checked against the hand-written testdata/aider.
 var aiderRules = []Rule{
+	// Aider prints a failed turn's error and is back at its prompt; the
+	// error counts only while no message was sent after it, or it would
+	// outlive the next, successful turn.
 	{Name: "aider: api error", State: StateError,
-		Match: regexp.MustCompile(`litellm\.(AuthenticationError|APIConnectionError|RateLimitError|NotFoundError)|credit balance is too low`),
+		Match:   aiderError,
+		Require: func(s Screen) bool { return nothingSentAfter(s, aiderError, aiderEcho) },
 		Extract: func(s Screen, d *Detection) {
-			d.Message = RowMatching(s, regexp.MustCompile(`litellm\.|credit balance`))
+			d.Message = RowMatching(s, aiderError)
 		}},
-	{Name: "aider: missing key", State: StateLoginRequired,
-		Match:   regexp.MustCompile(`Missing these environment variables`),
-		Extract: func(s Screen, d *Detection) { d.LoginURL = FirstURL(s) }},
 	{Name: "aider: yes/no question", State: StateQuestion,
 		Match: regexp.MustCompile(`\(Y\)es/\(N\)o.*\[(Yes|No)\]: ?\s*$`),
 		Extract: func(s Screen, d *Detection) {
@@ -64,6 +66,32 @@ var aiderRules = []Rule{
 		Match: regexp.MustCompile(`Waiting for |[░█]{3,}`)},
 	{Name: "aider: prompt", State: StateReady,
 		Match: aiderPrompt},
+}
+
+var (
+	aiderError = regexp.MustCompile(`(?m)^litellm\.\w+Error|credit balance is too low`)
+	// aiderEcho is a sent message: the prompt with text after it.
+	aiderEcho = regexp.MustCompile(`^(\w+ )?(ask|architect|code|help|context)?> \S`)
+)
+
+// nothingSentAfter says no row below the last row matching mark is a sent
+// message (echo).
+func nothingSentAfter(s Screen, mark, echo *regexp.Regexp) bool {
+	last := -1
+	for i, row := range s {
+		if mark.MatchString(row) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return false
+	}
+	for _, row := range s[last+1:] {
+		if echo.MatchString(row) {
+			return false
+		}
+	}
+	return true
 }
 
 func (Aider) Detect(s Screen) Detection { return Detect(aiderRules, s) }

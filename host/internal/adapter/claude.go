@@ -27,6 +27,13 @@ func (Claude) Launch(opts LaunchOptions) (Launch, error) {
 	// Telemetry and update checks only slow an agent down and fail
 	// offline; a user can turn them back on through env.
 	env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
+	if opts.Approval != "ask" && os.Geteuid() == 0 {
+		// As root, Claude Code refuses --dangerously-skip-permissions and
+		// exits 1 unless IS_SANDBOX=1 says it runs in a sandbox. Hosts
+		// usually run as root only in a container, and the user asked for
+		// autonomous approval; without this it could never start there.
+		env["IS_SANDBOX"] = "1"
+	}
 	if opts.Home != "" {
 		env["HOME"] = opts.Home
 	}
@@ -35,15 +42,14 @@ func (Claude) Launch(opts LaunchOptions) (Launch, error) {
 }
 
 // Preseed writes $HOME/.claude.json so Claude Code skips its onboarding,
-// trusts the workdir and, with an API key, doesn't ask whether to use it.
+// trusts the workdir and, with an API key, doesn't ask whether to use it;
+// when it will run with --dangerously-skip-permissions, it also accepts
+// the bypass-mode warning in $HOME/.claude/settings.json.
 func (Claude) Preseed(opts LaunchOptions) error {
 	if opts.Home == "" {
 		return nil
 	}
-	state := map[string]any{
-		"hasCompletedOnboarding":        true,
-		"bypassPermissionsModeAccepted": true,
-	}
+	state := map[string]any{"hasCompletedOnboarding": true}
 	if opts.Workdir != "" {
 		state["projects"] = map[string]any{
 			opts.Workdir: map[string]any{"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true},
@@ -53,25 +59,58 @@ func (Claude) Preseed(opts LaunchOptions) error {
 		// Claude Code remembers an approved key by its last 20 characters.
 		state["customApiKeyResponses"] = map[string]any{"approved": []string{key[max(0, len(key)-20):]}, "rejected": []string{}}
 	}
-	b, err := json.MarshalIndent(state, "", "  ")
-	if err != nil {
+	if err := writeJSON(filepath.Join(opts.Home, ".claude.json"), state); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(opts.Home, ".claude.json"), b, 0o600)
+	if opts.Approval == "ask" {
+		return nil
+	}
+	dir := filepath.Join(opts.Home, ".claude")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	// What answering "Yes, I accept" writes; kept alongside any settings
+	// already there, since a restarted agent is pre-seeded again.
+	path := filepath.Join(dir, "settings.json")
+	settings := map[string]any{}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &settings)
+	}
+	settings["skipDangerousModePermissionPrompt"] = true
+	return writeJSON(path, settings)
 }
 
+// claudeRules are checked against testdata/claude; see its README for the
+// screens. The error screens are start-up failures after which Claude Code
+// exits: errors from a turn are printed into the conversation and stay on
+// screen after Claude Code is back at its prompt, so they are no rule here.
 var claudeRules = []Rule{
 	{Name: "claude: cannot reach the API", State: StateError,
-		Match:   regexp.MustCompile(`Unable to connect to Anthropic services|Failed to connect to api\.anthropic\.com|Credit balance is too low|Invalid API key|API Error: 401`),
+		Match:   regexp.MustCompile(`Unable to connect to Anthropic services`),
 		Extract: func(s Screen, d *Detection) { d.Message = claudeErrorText(s) }},
-	{Name: "claude: login", State: StateLoginRequired,
-		Match:   regexp.MustCompile(`Select login method|Paste code here|Browser didn't open|Not logged in · Run /login`),
-		Extract: func(s Screen, d *Detection) { d.LoginURL = FirstURL(s) }},
+	{Name: "claude: bypass refused as root", State: StateError,
+		Match: regexp.MustCompile(`--dangerously-skip-permissions cannot be used with root`),
+		Extract: func(s Screen, d *Detection) {
+			d.Message = RowMatching(s, regexp.MustCompile(`cannot be used with root`))
+		}},
+	// The warning's own menu sits under a paragraph and a link, so the
+	// question is its heading, not the text right above the menu.
+	{Name: "claude: bypass question", State: StateQuestion,
+		Match: regexp.MustCompile(`running in Bypass Permissions mode`),
+		Extract: func(s Screen, d *Detection) {
+			menuExtract(s, d)
+			d.Question = RowMatching(s, regexp.MustCompile(`running in Bypass Permissions mode`))
+		}},
+	// The API key question, and any other numbered choice (tool
+	// permissions) Claude Code draws with its "Esc to cancel" footer; the
+	// footer keeps an echoed "❯ 1. …" message from reading as a menu.
 	{Name: "claude: menu question", State: StateQuestion,
-		Match:   regexp.MustCompile(`(?m)^\s*[│ ]*❯ ?\d+\. `),
+		Match:   regexp.MustCompile(`(?s)(?m:^\s*❯ \d+\. ).*Esc to cancel`),
 		Extract: menuExtract},
 	{Name: "claude: working", State: StateBusy,
 		Match: regexp.MustCompile(`esc to interrupt`)},
+	// The input box, whatever its footer says: "? for shortcuts", or in
+	// bypass mode "⏵⏵ bypass permissions on".
 	{Name: "claude: prompt", State: StateReady,
 		Match: regexp.MustCompile(`(?m)^─{10,}\s*\n\s*❯.*\n─{10,}`)},
 }
@@ -80,7 +119,7 @@ func menuExtract(s Screen, d *Detection) {
 	d.Question, d.Choices, d.Selected, _ = ParseMenu(s)
 }
 
-var claudeErrorLine = regexp.MustCompile(`Unable to connect|Failed to connect|Credit balance|Invalid API key|API Error`)
+var claudeErrorLine = regexp.MustCompile(`Unable to connect|Failed to connect`)
 
 func claudeErrorText(s Screen) string {
 	var parts []string
@@ -105,7 +144,7 @@ func (Claude) Reply(before, after Screen, sent string) string {
 	probe := strings.TrimSpace(firstLine(sent))
 	start := 0
 	for i, row := range after {
-		if probe != "" && strings.Contains(row, probe) && strings.HasPrefix(strings.TrimSpace(row), ">") {
+		if probe != "" && strings.Contains(row, probe) && strings.HasPrefix(strings.TrimSpace(row), "❯") {
 			start = i + 1
 		}
 	}

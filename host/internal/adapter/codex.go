@@ -20,8 +20,14 @@ func (Codex) Launch(opts LaunchOptions) (Launch, error) {
 	if len(opts.Command) > 0 {
 		argv = append([]string{}, opts.Command...)
 	}
+	// Without --no-daemon, Codex starts a shared app-server that leaves
+	// the agent's process group (so stopping the agent leaves it running),
+	// and it takes 5-8 s instead of ~1 s to be ready.
+	argv = append(argv, "--no-daemon")
 	if opts.Approval != "ask" {
-		argv = append(argv, "--full-auto")
+		// --full-auto is gone since 0.169; this is its successor for
+		// "never ask" (the agent's container is the sandbox).
+		argv = append(argv, "--dangerously-bypass-approvals-and-sandbox")
 	}
 	argv = append(argv, opts.ExtraArgs...)
 	env := credentialEnv(opts.Credentials)
@@ -59,38 +65,70 @@ func (Codex) Preseed(opts LaunchOptions) error {
 	return os.WriteFile(filepath.Join(dir, "config.toml"), []byte(toml.String()), 0o600)
 }
 
+// codexRules are checked against testdata/codex; see its README for the
+// screens.
 var codexRules = []Rule{
+	// The first screen, the "Sign in another way" submenu and the API key
+	// form behind it.
 	{Name: "codex: sign in", State: StateLoginRequired,
-		Match: regexp.MustCompile(`Sign in with ChatGPT|Sign in with Device Code|Provide your own API key`),
+		Match: regexp.MustCompile(`Sign in with ChatGPT|Sign in another way|Use your own OpenAI API key`),
 		Extract: func(s Screen, d *Detection) {
 			d.LoginURL = FirstURL(s)
-			d.Question, d.Choices, d.Selected, _ = ParseMenu(s)
+			var ok bool
+			if d.Question, d.Choices, d.Selected, ok = ParseMenu(s); !ok {
+				d.Question = strings.TrimPrefix(RowMatching(s, regexp.MustCompile(`Use your own OpenAI API key`)), "> ")
+			}
 		}},
+	// The live status cell of a turn that can't reach the API. It keeps
+	// its "esc to interrupt" timer, so this comes before the busy rule;
+	// only the live cell counts, as the conversation above may hold
+	// earlier failures.
 	{Name: "codex: connection failed", State: StateError,
-		Match: regexp.MustCompile(`(?m)^\s*■?\s*(Connection failed|stream error|unexpected status 401|exceeded retry limit)`),
+		Match: regexp.MustCompile(`(?m)^[•◦] Reconnecting\.\.\..*esc to interrupt\)\s*\n\s*└ (Connection failed|Stream disconnected)`),
 		Extract: func(s Screen, d *Detection) {
-			d.Message = RowMatching(s, regexp.MustCompile(`Connection failed|stream error|unexpected status|exceeded retry`))
+			d.Message = strings.TrimPrefix(RowMatching(s, regexp.MustCompile(`└ (Connection failed|Stream disconnected)`)), "└ ")
 		}},
-	{Name: "codex: menu question", State: StateQuestion,
-		Match:   regexp.MustCompile(`(?m)^\s*[│ ]*› ?\d+\. `),
-		Extract: menuExtract},
 	{Name: "codex: working", State: StateBusy,
-		Match: regexp.MustCompile(`esc to interrupt|Reconnecting\.\.\.`)},
+		Match: regexp.MustCompile(`esc to interrupt`)},
+	// The composer shows "? for shortcuts" ~0.4 s after spawn, but Codex
+	// takes input only once the footer names the model ("<model> default ·
+	// <dir>") above "← for agents · ? for shortcuts". It says so while busy
+	// too, which the busy rule above catches first.
 	{Name: "codex: composer", State: StateReady,
-		Match: regexp.MustCompile(`(?m)^›\s|\? for shortcuts`)},
+		Match: regexp.MustCompile(`(?m)^› .*\n(?:.*\n)*?\s+\S.* · .+\n\s*← for agents · \? for shortcuts`)},
 }
 
 func (Codex) Detect(s Screen) Detection { return Detect(codexRules, s) }
 
-var codexChrome = regexp.MustCompile(`^(›|\? for shortcuts|─ Worked for|• Working|⏎ send|\d+% context left|Token usage)`)
+// codexChrome is what Codex draws between a reply and its composer: the
+// turn's timing line and status lines.
+var codexChrome = regexp.MustCompile(`^(─ Worked for|Worked for|• Working|⏎ send|\d+% context left|Token usage)`)
 
-// Reply returns what Codex drew after the echoed input ("› sent") up to
-// its composer, without its chrome. Codex marks reply paragraphs with "• ".
+// Reply returns what Codex drew between the echoed input ("› sent") and
+// its composer (the last "› " row; the footer is below it), without its
+// chrome. Codex marks reply paragraphs with "• ".
 func (Codex) Reply(before, after Screen, sent string) string {
-	text := linesAfterEcho(after, sent, func(row string) bool { return codexChrome.MatchString(strings.TrimSpace(row)) }, false)
+	probe := strings.TrimSpace(firstLine(sent))
+	start, end := -1, len(after)
+	for i, row := range after {
+		if !strings.HasPrefix(row, "›") {
+			continue
+		}
+		if probe != "" && strings.Contains(row, probe) {
+			start = i
+		}
+		end = i
+	}
+	if start < 0 || end <= start {
+		return ""
+	}
 	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		out = append(out, strings.TrimPrefix(strings.TrimSpace(line), "• "))
+	for _, row := range after[start+1 : end] {
+		line := strings.TrimSpace(row)
+		if codexChrome.MatchString(line) {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(line, "• "))
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }

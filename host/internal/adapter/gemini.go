@@ -61,28 +61,74 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
+// geminiRules are checked against testdata/gemini; see its README for the
+// screens.
 var geminiRules = []Rule{
+	// The auth menu and the API key form behind it: both are sign-in. The
+	// menu's only link is to the terms of service, so no LoginURL.
 	{Name: "gemini: auth menu", State: StateLoginRequired,
-		Match: regexp.MustCompile(`How would you like to authenticate|Enter Gemini API Key|Waiting for auth`),
+		Match:   regexp.MustCompile(`How would you like to authenticate`),
+		Extract: menuExtract},
+	{Name: "gemini: api key prompt", State: StateLoginRequired,
+		Match: regexp.MustCompile(`Enter Gemini API Key`),
 		Extract: func(s Screen, d *Detection) {
-			d.LoginURL = FirstURL(s)
-			d.Question, d.Choices, d.Selected, _ = ParseMenu(s)
+			d.Question = RowMatching(s, regexp.MustCompile(`Please enter your Gemini API key`))
 		}},
+	// A paragraph sits between the question and its menu.
 	{Name: "gemini: trust question", State: StateQuestion,
-		Match:   regexp.MustCompile(`Do you trust the files in this folder\?`),
-		Extract: menuExtract},
-	{Name: "gemini: menu question", State: StateQuestion,
-		Match:   regexp.MustCompile(`(?m)^\s*[│ ]*● \d+\. `),
-		Extract: menuExtract},
-	{Name: "gemini: error", State: StateError,
-		Match: regexp.MustCompile(`API key not valid|Failed to login|Error when talking to Gemini API|fetch failed`),
+		Match: geminiTrust,
 		Extract: func(s Screen, d *Detection) {
-			d.Message = RowMatching(s, regexp.MustCompile(`API key not valid|Failed to login|Error when talking|fetch failed`))
+			menuExtract(s, d)
+			d.Question = RowMatching(s, geminiTrust)
 		}},
 	{Name: "gemini: thinking", State: StateBusy,
 		Match: regexp.MustCompile(`esc to cancel`)},
+	// A failed turn: Gemini prints the error and is back at its prompt.
+	// It counts as an error (the likely causes, a bad key or no quota,
+	// don't go away by retrying) only while it is the last thing in the
+	// conversation; once another message is sent, it is history and the
+	// rules below read the screen.
+	{Name: "gemini: api error", State: StateError,
+		Match:   geminiAPIError,
+		Require: func(s Screen) bool { return nothingSentAfter(s, geminiAPIError, geminiEcho) },
+		Extract: func(s Screen, d *Detection) {
+			block := geminiErrorBlock(s)
+			d.Message = block
+			if m := geminiErrorMessage.FindStringSubmatch(block); m != nil {
+				d.Message = m[1]
+			}
+		}},
+	// "> " is the prompt; with -y (YOLO) it is "* ".
 	{Name: "gemini: prompt", State: StateReady,
-		Match: regexp.MustCompile(`Type your message or @path/to/file`)},
+		Match: regexp.MustCompile(`(?m)^\s*[>*]\s+Type your message or @path/to/file`)},
+}
+
+var (
+	geminiTrust    = regexp.MustCompile(`Do you trust the files in this folder\?`)
+	geminiAPIError = regexp.MustCompile(`(?m)^✕ \[API Error`)
+	// The JSON's "message" in an API error.
+	geminiErrorMessage = regexp.MustCompile(`"message":"([^"]+)"`)
+	// geminiEcho is a sent message or a reply. The prompt row is ">   "
+	// with its text further right, so it is neither.
+	geminiEcho = regexp.MustCompile(`^\s*> \S|^✦ `)
+)
+
+// geminiErrorBlock returns the last API error, its rows joined back: Gemini
+// wraps it at spaces where it can, indenting the rows after the first.
+func geminiErrorBlock(s Screen) string {
+	var parts []string
+	for i, row := range s {
+		if geminiAPIError.MatchString(row) {
+			parts = parts[:0]
+			for _, r := range s[i:] {
+				if strings.TrimSpace(r) == "" {
+					break
+				}
+				parts = append(parts, strings.TrimSpace(r))
+			}
+		}
+	}
+	return strings.TrimPrefix(strings.Join(parts, " "), "✕ ")
 }
 
 func (Gemini) Detect(s Screen) Detection { return Detect(geminiRules, s) }

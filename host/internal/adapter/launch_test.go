@@ -19,7 +19,8 @@ func TestLaunch(t *testing.T) {
 	}{
 		{"claude", LaunchOptions{Home: "/h"}, []string{"claude", "--dangerously-skip-permissions"}, map[string]string{"HOME": "/h", "ANTHROPIC_API_KEY": creds.AnthropicKey}},
 		{"claude", LaunchOptions{Approval: "ask", Command: []string{"/opt/claude"}, ExtraArgs: []string{"--model", "x"}}, []string{"/opt/claude", "--model", "x"}, map[string]string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}},
-		{"codex", LaunchOptions{Home: "/h"}, []string{"codex", "--full-auto"}, map[string]string{"CODEX_HOME": "/h/.codex", "OPENAI_API_KEY": creds.OpenAIKey}},
+		{"codex", LaunchOptions{Home: "/h"}, []string{"codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox"}, map[string]string{"CODEX_HOME": "/h/.codex", "OPENAI_API_KEY": creds.OpenAIKey}},
+		{"codex", LaunchOptions{Approval: "ask"}, []string{"codex", "--no-daemon"}, nil},
 		{"gemini", LaunchOptions{}, []string{"gemini", "--yolo"}, map[string]string{"GEMINI_API_KEY": creds.GoogleKey}},
 		{"aider", LaunchOptions{Home: "/h"}, []string{"aider", "--yes-always", "--no-check-update", "--no-show-release-notes", "--analytics-disable"}, map[string]string{"GITHUB_TOKEN": creds.GitHubToken}},
 		{"custom", LaunchOptions{Command: []string{"bash", "-l"}}, []string{"bash", "-l"}, map[string]string{"OPENAI_API_KEY": creds.OpenAIKey}},
@@ -47,6 +48,17 @@ func TestLaunch(t *testing.T) {
 			}
 		})
 	}
+	// Claude Code refuses to skip permissions as root outside a sandbox.
+	for _, approval := range []string{"autonomous", "ask"} {
+		l, _ := Claude{}.Launch(LaunchOptions{Approval: approval})
+		want := ""
+		if approval == "autonomous" && os.Geteuid() == 0 {
+			want = "1"
+		}
+		if l.Env["IS_SANDBOX"] != want {
+			t.Errorf("claude %s as uid %d: IS_SANDBOX = %q, want %q", approval, os.Geteuid(), l.Env["IS_SANDBOX"], want)
+		}
+	}
 	if _, err := (Custom{}).Launch(LaunchOptions{}); err == nil {
 		t.Error("custom without a command launched")
 	}
@@ -70,6 +82,18 @@ func TestPreseed(t *testing.T) {
 	if !claude.HasCompletedOnboarding || !claude.Projects[workdir].HasTrustDialogAccepted ||
 		!slices.Equal(claude.CustomAPIKeyResponses.Approved, []string{"abcdefghijklmnopqrst"}) {
 		t.Errorf(".claude.json = %+v", claude)
+	}
+	var settings map[string]any
+	readJSON(t, filepath.Join(home, ".claude", "settings.json"), &settings)
+	if settings["skipDangerousModePermissionPrompt"] != true {
+		t.Errorf(".claude/settings.json = %v", settings)
+	}
+	askHome := t.TempDir()
+	if err := (Claude{}).Preseed(LaunchOptions{Home: askHome, Approval: "ask"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(askHome, ".claude", "settings.json")); err == nil {
+		t.Error(`approval "ask" accepted bypass mode in .claude/settings.json`)
 	}
 	var auth map[string]string
 	readJSON(t, filepath.Join(home, ".codex", "auth.json"), &auth)

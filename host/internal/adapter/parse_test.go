@@ -33,6 +33,26 @@ func TestParseMenu(t *testing.T) {
 │   3. Don't trust                                 │
 `, "Do you trust the files in this folder?", []string{"Trust folder (/tmp/x)", "Trust parent folder", "Don't trust"}, 0, true},
 		{"no marker", "Pick one\n1. a\n2. b", "Pick one", []string{"a", "b"}, -1, true},
+		{"codex: > marker, a description under each choice", `
+  Choose how you want to use Codex.
+
+> 1. Sign in with ChatGPT
+     Usage included with Plus, Pro, Business, and Enterprise plans
+
+  2. Sign in with Device Code
+     Sign in from another device with a one-time code
+
+  Press enter to continue
+`, "Choose how you want to use Codex.", []string{"Sign in with ChatGPT", "Sign in with Device Code"}, 0, true},
+		{"a dialog's marked menu wins over a list above it", `
+Tips for getting started:
+1. Create GEMINI.md files
+2. /help for more information
+
+│ Pick one │
+│ ● 1. a   │
+│   2. b   │
+`, "Pick one", []string{"a", "b"}, 0, true},
 		{"a lone numbered line is no menu", "Step\n1. do this\nthen that", "", nil, -1, false},
 		{"no menu", "hello\nworld", "", nil, -1, false},
 	}
@@ -47,13 +67,20 @@ func TestParseMenu(t *testing.T) {
 }
 
 func TestFirstURL(t *testing.T) {
+	// 120 columns, as our PTYs are.
+	wrapped := "https://claude.ai/oauth/authorize?code=true&client_id=abc" + strings.Repeat("x", 120-57)
+	device := "https://example.com/device?code=ABCD-1234"
 	tests := []struct {
 		name, screen, want string
 	}{
 		{"none", "no link here", ""},
 		{"plain", "Open https://example.com/device?code=AB-12 to sign in", "https://example.com/device?code=AB-12"},
 		{"boxed", "│ https://auth.example.com/x │", "https://auth.example.com/x"},
-		{"wrapped at the right edge", "https://claude.ai/oauth/authorize?code=true&client_id=abc\nredirect=xyz&state=1\nshort", "https://claude.ai/oauth/authorize?code=true&client_id=abcredirect=xyz&state=1"},
+		{"wrapped at the right edge", wrapped + "\nredirect=xyz&state=1\nshort", wrapped + "redirect=xyz&state=1"},
+		// The longest row on the screen isn't necessarily a wrapped one.
+		{"longest row, not wrapped", "Open " + device + "\nPress Enter to continue", device},
+		{"longest row, one word below", "Open " + device + "\nPress", device},
+		{"wide row, prose below", "Browse to " + strings.Repeat("x", 60) + " " + device + "\nthen press Enter", device},
 	}
 	for _, tt := range tests {
 		if got := FirstURL(screenOf(tt.screen)); got != tt.want {

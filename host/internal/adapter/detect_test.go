@@ -1,0 +1,210 @@
+package adapter_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/screen"
+)
+
+// recorded is what each recording in testdata must read as; see
+// testdata/README.md for how each was made and what it shows.
+type recorded struct {
+	file  string // <cli>/<state>, without .raw
+	state adapter.State
+	rule  string
+	// For questions and login menus: a part of the question, the choices
+	// (nil: not checked) and the highlighted one.
+	question string
+	choices  []string
+	selected int
+	url      string
+	message  string // a part of an error's message
+}
+
+var recordings = []recorded{
+	{file: "claude/error-offline", state: adapter.StateError, rule: "claude: cannot reach the API", selected: -1,
+		message: "Unable to connect to Anthropic services"},
+	{file: "claude/bypass-root-refused", state: adapter.StateError, rule: "claude: bypass refused as root", selected: -1,
+		message: "cannot be used with root/sudo privileges"},
+	{file: "claude/apikey-question", state: adapter.StateQuestion, rule: "claude: menu question",
+		question: "Do you want to use this API key?", choices: []string{"Yes", "No (recommended)"}, selected: 1},
+	{file: "claude/bypass-question", state: adapter.StateQuestion, rule: "claude: bypass question",
+		question: "running in Bypass Permissions mode", choices: []string{"No, exit", "Yes, I accept"}, selected: 0},
+	{file: "claude/ready", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	{file: "claude/ready-bypass", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	{file: "claude/busy", state: adapter.StateBusy, rule: "claude: working", selected: -1},
+	{file: "claude/reply", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+
+	{file: "codex/login", state: adapter.StateLoginRequired, rule: "codex: sign in",
+		question: "Choose how you want to use Codex.", choices: []string{"Sign in with ChatGPT", "Sign in with Device Code", "Sign in another way"}, selected: 0},
+	{file: "codex/login-other", state: adapter.StateLoginRequired, rule: "codex: sign in",
+		question: "Sign in another way", choices: []string{"Use an OpenAI API key", "Use Amazon Bedrock"}, selected: 0},
+	{file: "codex/apikey-prompt", state: adapter.StateLoginRequired, rule: "codex: sign in",
+		question: "Use your own OpenAI API key", selected: -1},
+	// The composer is drawn, but Codex isn't taking input yet.
+	{file: "codex/starting", state: adapter.StateUnknown, selected: -1},
+	{file: "codex/ready", state: adapter.StateReady, rule: "codex: composer", selected: -1},
+	{file: "codex/busy", state: adapter.StateBusy, rule: "codex: working", selected: -1},
+	{file: "codex/reply", state: adapter.StateReady, rule: "codex: composer", selected: -1},
+	{file: "codex/error-offline", state: adapter.StateError, rule: "codex: connection failed", selected: -1,
+		message: "Connection failed: error sending request"},
+
+	{file: "gemini/trust-question", state: adapter.StateQuestion, rule: "gemini: trust question",
+		question: "Do you trust the files in this folder?", choices: []string{"Trust folder (work)", "Trust parent folder (001)", "Don't trust"}, selected: 0},
+	{file: "gemini/auth-menu", state: adapter.StateLoginRequired, rule: "gemini: auth menu",
+		question: "How would you like to authenticate for this project?", choices: []string{"Sign in with Google", "Use Gemini API Key", "Vertex AI"}, selected: 0},
+	{file: "gemini/auth-menu-with-key", state: adapter.StateLoginRequired, rule: "gemini: auth menu",
+		question: "How would you like to authenticate for this project?", choices: []string{"Sign in with Google", "Use Gemini API Key", "Vertex AI"}, selected: 1},
+	{file: "gemini/key-prompt", state: adapter.StateLoginRequired, rule: "gemini: api key prompt",
+		question: "Please enter your Gemini API key", selected: -1},
+	{file: "gemini/ready-after-key", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
+	{file: "gemini/ready", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
+	{file: "gemini/ready-yolo", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
+	{file: "gemini/busy", state: adapter.StateBusy, rule: "gemini: thinking", selected: -1},
+	// Gemini is back at its prompt, but the turn failed for a reason a
+	// retry won't fix; see the rule.
+	{file: "gemini/error-apikey", state: adapter.StateError, rule: "gemini: api error", selected: -1,
+		message: "API key not valid. Please pass a valid API key."},
+
+	{file: "aider/ready", state: adapter.StateReady, rule: "aider: prompt", selected: -1},
+	{file: "aider/busy", state: adapter.StateBusy, rule: "aider: waiting for the model", selected: -1},
+	{file: "aider/reply", state: adapter.StateReady, rule: "aider: prompt", selected: -1},
+	{file: "aider/question", state: adapter.StateQuestion, rule: "aider: yes/no question",
+		question: "Add file to the chat?", choices: []string{"Yes", "No", "Don't ask again"}, selected: -1},
+	{file: "aider/error-auth", state: adapter.StateError, rule: "aider: api error", selected: -1,
+		message: "litellm.AuthenticationError"},
+}
+
+// render plays a recording into the same screen model the host uses.
+func render(t *testing.T, file string) adapter.Screen {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file+".raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := screen.New(120, 40)
+	if _, err := s.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	return s.Lines()
+}
+
+func cliOf(file string) string { return strings.SplitN(file, "/", 2)[0] }
+
+func detect(t *testing.T, file string) adapter.Detection {
+	t.Helper()
+	a, ok := adapter.For(cliOf(file))
+	if !ok {
+		t.Fatalf("no adapter for %s", file)
+	}
+	return a.Detect(render(t, file))
+}
+
+func TestDetectRecordings(t *testing.T) {
+	for _, tt := range recordings {
+		t.Run(tt.file, func(t *testing.T) {
+			d := detect(t, tt.file)
+			if d.State != tt.state || d.Rule != tt.rule {
+				t.Fatalf("state %q by rule %q, want %q by %q", d.State, d.Rule, tt.state, tt.rule)
+			}
+			if !strings.Contains(d.Question, tt.question) {
+				t.Errorf("question %q, want it to contain %q", d.Question, tt.question)
+			}
+			if tt.choices != nil && !slices.Equal(d.Choices, tt.choices) {
+				t.Errorf("choices %q, want %q", d.Choices, tt.choices)
+			}
+			if d.Selected != tt.selected {
+				t.Errorf("selected %d, want %d", d.Selected, tt.selected)
+			}
+			if d.LoginURL != tt.url {
+				t.Errorf("login URL %q, want %q", d.LoginURL, tt.url)
+			}
+			if !strings.Contains(d.Message, tt.message) {
+				t.Errorf("message %q, want it to contain %q", d.Message, tt.message)
+			}
+		})
+	}
+}
+
+// TestEveryRecordingIsChecked keeps the table above in step with testdata.
+func TestEveryRecordingIsChecked(t *testing.T) {
+	files, err := filepath.Glob("testdata/*/*.raw")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recordings: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(f), "testdata/"), ".raw")
+		if !slices.ContainsFunc(recordings, func(r recorded) bool { return r.file == name }) {
+			t.Errorf("%s has no expected state in the recordings table", name)
+		}
+	}
+}
+
+// TestEveryRuleIsRecorded fails for a rule no recording matches: such a
+// rule is a guess about a screen nobody has seen.
+func TestEveryRuleIsRecorded(t *testing.T) {
+	hit := map[string]bool{}
+	for _, r := range recordings {
+		hit[detect(t, r.file).Rule] = true
+	}
+	for cli, rules := range adapter.RuleTables {
+		for _, r := range rules {
+			if !hit[r.Name] {
+				t.Errorf("%s: rule %q matches no recording", cli, r.Name)
+			}
+		}
+	}
+}
+
+func TestReplyRecordings(t *testing.T) {
+	tests := []struct {
+		cli, sent, want string
+	}{
+		{"claude", "Say hello", "Hello from the fake model."},
+		{"codex", "Say hello", "Hello from the fake model."},
+		// Hand-written before the fake model existed, so it says
+		// something else.
+		{"aider", "Say hello", "Hello! How can I help you with your code today?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cli, func(t *testing.T) {
+			a, _ := adapter.For(tt.cli)
+			before, after := render(t, tt.cli+"/ready"), render(t, tt.cli+"/reply")
+			if got := a.Reply(before, after, tt.sent); got != tt.want {
+				t.Errorf("Reply = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A failed turn is history once the next message is sent: the screen then
+// reads as that turn's, not as the old error.
+func TestOldErrorsAreHistory(t *testing.T) {
+	for _, tt := range []struct {
+		file, next string
+		want       adapter.State
+	}{
+		{"gemini/error-apikey", " > Say hello again", adapter.StateReady},
+		{"aider/error-auth", "> Say hello again", adapter.StateReady},
+	} {
+		s := render(t, tt.file)
+		// The echo goes above the prompt, where the CLI prints it.
+		last := len(s) - 1
+		for last > 0 && strings.TrimSpace(s[last]) == "" {
+			last--
+		}
+		if tt.file == "gemini/error-apikey" {
+			last -= 6 // above the input box and its status rows
+		}
+		withEcho := append(append(append(adapter.Screen{}, s[:last]...), tt.next), s[last:]...)
+		a, _ := adapter.For(cliOf(tt.file))
+		if d := a.Detect(withEcho); d.State != tt.want {
+			t.Errorf("%s with %q sent after: %q by %q, want %q", tt.file, tt.next, d.State, d.Rule, tt.want)
+		}
+	}
+}
