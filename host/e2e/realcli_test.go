@@ -160,3 +160,27 @@ func TestRealCLI_GeminiAsksToTrustTheFolderThenWantsAuth(t *testing.T) {
 		t.Errorf("auth prompt %+v; want gemini's auth menu", login)
 	}
 }
+
+func TestRealCLI_GeminiLoginIsSolvedByProvidingAKey(t *testing.T) {
+	bin := agentCLIs(t)
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "gemini" {
+  command = [%q]
+}`, filepath.Join(bin, "gemini"))))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "gemini", "workdir": t.TempDir()}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	// Pre-seeding trusted the folder, but without a key gemini wants auth.
+	h.waitPending(a.ID, "login_required")
+
+	const key = "AIza-FAKE-parallax-leakcheck-55e1"
+	var after agent
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/credentials", map[string]any{"apiKey": key}, &after); code != http.StatusOK || after.ID != a.ID {
+		t.Fatalf("credentials: %d %+v", code, after)
+	}
+	h.waitStatus(a.ID, "ready")
+	h.stop()
+	if strings.Contains(h.logs(), key) {
+		t.Errorf("the key leaked into the host's log")
+	}
+}

@@ -71,6 +71,7 @@ type agent struct {
 	command       []string
 	output        *ring
 	adapter       adapter.Adapter
+	req           SpawnRequest // as spawned, credentials included, for a restart
 	startTimeout  time.Duration
 	home          string   // private home, removed with the agent; "" if none
 	secrets       []string // credential values, masked wherever text leaves

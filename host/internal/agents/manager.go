@@ -113,12 +113,18 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	if req.Name == "" {
 		req.Name = req.Type + "-" + id[:6]
 	}
+	return m.start(ctx, id, time.Now().UTC(), req, cands)
+}
+
+// start prepares and starts agent id on the first candidate runtime that
+// takes it.
+func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req SpawnRequest, cands []runtimes.Candidate) (View, error) {
 	ad, _ := adapter.For(req.Type)
 	at := m.opts.AgentType(req.Type)
 	a := &agent{
-		id: id, name: req.Name, typ: req.Type, createdAt: time.Now().UTC(),
+		id: id, name: req.Name, typ: req.Type, createdAt: createdAt,
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
-		exited: make(chan struct{}), status: StatusStarting,
+		exited: make(chan struct{}), status: StatusStarting, req: req,
 		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
 	}
 	launch, err := m.prepare(a, req, at)
@@ -581,6 +587,43 @@ func (m *Manager) Send(ctx context.Context, id, text string, expectResponse bool
 	msg, err := sess.Send(ctx, text, expectResponse, timeout)
 	msg.Content = a.redact(msg.Content)
 	return msg, err
+}
+
+// ProvideCredentials gets an agent going that waits for a login: it
+// restarts the agent, same id, with apiKey as the credential its CLI reads,
+// written into its pre-seeded home. A restart works the same for every CLI,
+// where typing into each one's key form would not.
+func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (View, error) {
+	m.mu.RLock()
+	a := m.agents[id]
+	m.mu.RUnlock()
+	if a == nil {
+		return View{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if strings.TrimSpace(apiKey) == "" {
+		return View{}, &InputError{"apiKey", "is required"}
+	}
+	req := a.req
+	switch req.Type {
+	case "claude":
+		req.Credentials.AnthropicKey = apiKey
+	case "codex":
+		req.Credentials.OpenAIKey = apiKey
+	case "gemini":
+		req.Credentials.GoogleKey = apiKey
+	default:
+		return View{}, &InputError{"apiKey", fmt.Sprintf("type %q has no single key to provide; pass credentials when spawning", req.Type)}
+	}
+	if err := m.stop(ctx, a, StopOptions{Force: true}); err != nil {
+		return View{}, err
+	}
+	m.remove(a)
+	cands, err := m.rts.Candidates(a.runtimeName())
+	if err != nil {
+		return View{}, err
+	}
+	m.log.Info("restarting agent with new credentials", "agent", id)
+	return m.start(ctx, id, a.createdAt, req, cands)
 }
 
 // Answer answers an agent's pending question: with keys, or by choosing

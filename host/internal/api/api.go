@@ -27,6 +27,7 @@ type Agents interface {
 	Delete(ctx context.Context, id string, opts agents.StopOptions) (agents.View, error)
 	Send(ctx context.Context, id, text string, expectResponse bool, timeout time.Duration) (session.Message, error)
 	Answer(id string, keys []string, choice int) error
+	ProvideCredentials(ctx context.Context, id, apiKey string) (agents.View, error)
 }
 
 // Runtimes is what the API needs of the runtimes.
@@ -62,6 +63,7 @@ func Handler(opts Options) http.Handler {
 	mux.HandleFunc("DELETE /api/managed-agents/{id}", s.delete)
 	mux.HandleFunc("POST /api/managed-agents/{id}/send", s.send)
 	mux.HandleFunc("POST /api/managed-agents/{id}/answer", s.answer)
+	mux.HandleFunc("POST /api/managed-agents/{id}/credentials", s.credentials)
 	mux.HandleFunc("GET /api/runtimes", s.runtimes)
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -204,6 +206,22 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.opts.Agents.Get(r.PathValue("id"))
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) credentials(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		APIKey string `json:"apiKey"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	v, err := s.opts.Agents.ProvideCredentials(r.Context(), r.PathValue("id"), req.APIKey)
 	if err != nil {
 		s.writeAgentError(w, err)
 		return

@@ -26,8 +26,11 @@ func (s stubAgents) Send(context.Context, string, string, bool, time.Duration) (
 	return session.Message{}, s.err
 }
 func (s stubAgents) Answer(string, []string, int) error { return s.err }
-func (s stubAgents) Get(string) (agents.View, error)    { return agents.View{}, s.err }
-func (s stubAgents) List() []agents.View                { return nil }
+func (s stubAgents) ProvideCredentials(context.Context, string, string) (agents.View, error) {
+	return agents.View{}, s.err
+}
+func (s stubAgents) Get(string) (agents.View, error) { return agents.View{}, s.err }
+func (s stubAgents) List() []agents.View             { return nil }
 func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.View, error) {
 	return agents.View{}, s.err
 }
@@ -63,6 +66,7 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 				httptest.NewRequest("DELETE", "/api/managed-agents/x", nil),
 				httptest.NewRequest("POST", "/api/managed-agents/x/send", strings.NewReader(`{"message":"hi","expectResponse":true}`)),
 				httptest.NewRequest("POST", "/api/managed-agents/x/answer", strings.NewReader(`{"choice":1}`)),
+				httptest.NewRequest("POST", "/api/managed-agents/x/credentials", strings.NewReader(`{"apiKey":"k"}`)),
 			} {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
