@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,5 +36,35 @@ func TestSendToACustomAgentReturnsItsOutput(t *testing.T) {
 	}
 	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/answer", map[string]any{"choice": 1}, &e); code != http.StatusConflict || !strings.Contains(e.Error, "no question") {
 		t.Errorf("answer without a question: %d %+v", code, e)
+	}
+}
+
+func TestCredentialsNeverLeaveTheAgent(t *testing.T) {
+	h := startHost(t, writeConfig(t, ""))
+	const key = "sk-ant-FAKE-parallax-leakcheck-c0ffee"
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "custom", "command": []string{"/bin/sh"}, "env": map[string]string{"PS1": "$ "},
+		"credentials": map[string]string{"anthropicKey": key},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	h.waitStatus(a.ID, "ready")
+	var resp struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	}
+	// The agent has the key, as its env; what it prints of it is masked.
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{
+		"message": `echo "key=$ANTHROPIC_API_KEY"`, "expectResponse": true, "timeout": 30,
+	}, &resp); code != 200 || resp.Message.Content != "key=[REDACTED]" {
+		t.Fatalf("send: %d, reply %q; want the key masked", code, resp.Message.Content)
+	}
+	var list []map[string]any
+	h.do("GET", "/api/managed-agents", nil, &list)
+	h.stop()
+	if strings.Contains(fmt.Sprint(list), key) || strings.Contains(h.logs(), key) {
+		t.Errorf("the key leaked into the agent list or the host's log")
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/fakeruntime"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/sdk/plugin"
@@ -194,5 +196,18 @@ func waitStatus(t *testing.T, m *Manager, id string, want Status) {
 			t.Fatalf("agent %s: status %s (%v), want %s", id, v.Status, err, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventsMaskTheAgentsSecrets(t *testing.T) {
+	bus := events.NewBus()
+	sub := bus.Subscribe(10, nil)
+	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{}, Options{Bus: bus})
+	const key = "sk-ant-FAKE-events-leak-0042"
+	a := &agent{id: "a1", secrets: adapter.Credentials{AnthropicKey: key}.Secrets()}
+	m.publish(a, "message", map[string]any{"content": "the key is " + key, "n": 1})
+	e := <-sub.C
+	if got := e.Data["content"]; got != "the key is [REDACTED]" || e.AgentID != "a1" || e.Data["n"] != 1 {
+		t.Errorf("event = %+v", e)
 	}
 }
