@@ -14,3 +14,9 @@ plugin_dir = "../bin/plugins"
 runtime "local" {
   priority = 10
 }
+
+# How each agent CLI starts; all optional. The binaries must be on PATH,
+# or named here.
+agent_type "claude" {
+  approval = "autonomous" # or "ask": the CLI's permission prompts reach the API
+}
