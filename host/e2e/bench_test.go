@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,4 +115,48 @@ func BenchmarkRealCLI_ClaudeSpawnToReady(b *testing.B) {
 	b.ReportMetric(ms(ready[len(ready)/2]), "ready-p50-ms")
 	b.ReportMetric(ms(turn[len(turn)/2]), "turn-p50-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIdle100Agents measures what 100 idle agents cost: the CPU time
+// the host and its plugin use over 5 s while the agents wait at their
+// prompts, as a percent of one core.
+func BenchmarkIdle100Agents(b *testing.B) {
+	h := startHost(b, writeConfig(b, ""))
+	for i := range 100 {
+		var a agent
+		if code := h.do("POST", "/api/managed-agents", map[string]any{
+			"type": "custom", "command": []string{"/bin/sh", "-c", "echo agent-" + fmt.Sprint(i) + "; exec sleep 600"},
+		}, &a); code != http.StatusCreated {
+			b.Fatalf("spawn: %d", code)
+		}
+	}
+	var list []agent
+	eventually(b, "100 ready agents", func() bool {
+		h.do("GET", "/api/managed-agents?status=ready", nil, &list)
+		return len(list) == 100
+	})
+	plugin := childNamed(b, h.cmd.Process.Pid, "parallax-runtime-local")
+	for range b.N {
+		before := cpuTicks(b, h.cmd.Process.Pid) + cpuTicks(b, plugin)
+		const window = 5 * time.Second
+		time.Sleep(window)
+		used := cpuTicks(b, h.cmd.Process.Pid) + cpuTicks(b, plugin) - before
+		// /proc counts in clock ticks of 10 ms, so 0 means under 0.2 %.
+		b.ReportMetric(float64(used)*10/float64(window.Milliseconds())*100, "%core")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// cpuTicks returns a process's user+system time in clock ticks.
+func cpuTicks(b *testing.B, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	return utime + stime
 }

@@ -203,7 +203,7 @@ func TestPluginKilledIsRestartedAndItsAgentsReported(t *testing.T) {
 }
 
 // childNamed finds the child of parent whose command name is name.
-func childNamed(t *testing.T, parent int, name string) int {
+func childNamed(t testing.TB, parent int, name string) int {
 	t.Helper()
 	var found int
 	eventually(t, "process "+name, func() bool {
