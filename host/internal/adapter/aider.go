@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"maps"
 	"regexp"
 	"strings"
 )
@@ -14,25 +13,16 @@ type Aider struct{}
 func (Aider) Type() string { return "aider" }
 
 func (Aider) Launch(opts LaunchOptions) (Launch, error) {
-	argv := []string{"aider"}
-	if len(opts.Command) > 0 {
-		argv = append([]string{}, opts.Command...)
-	}
+	var flags []string
 	if opts.Approval != "ask" {
-		argv = append(argv, "--yes-always")
+		flags = append(flags, "--yes-always")
 	}
 	if opts.Home != "" {
 		// First-run questions and network checks that would block a
 		// fresh home.
-		argv = append(argv, "--no-check-update", "--no-show-release-notes", "--analytics-disable")
+		flags = append(flags, "--no-check-update", "--no-show-release-notes", "--analytics-disable")
 	}
-	argv = append(argv, opts.ExtraArgs...)
-	env := credentialEnv(opts.Credentials)
-	if opts.Home != "" {
-		env["HOME"] = opts.Home
-	}
-	maps.Copy(env, opts.Env)
-	return Launch{Argv: argv, Env: env}, nil
+	return cliLaunch(opts, "aider", flags, nil), nil
 }
 
 func (Aider) Preseed(LaunchOptions) error { return nil }

@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,30 +14,22 @@ type Claude struct{}
 func (Claude) Type() string { return "claude" }
 
 func (Claude) Launch(opts LaunchOptions) (Launch, error) {
-	argv := []string{"claude"}
-	if len(opts.Command) > 0 {
-		argv = append([]string{}, opts.Command...)
-	}
-	if opts.Approval != "ask" {
-		argv = append(argv, "--dangerously-skip-permissions")
-	}
-	argv = append(argv, opts.ExtraArgs...)
-	env := credentialEnv(opts.Credentials)
+	var flags []string
 	// Telemetry and update checks only slow an agent down and fail
 	// offline; a user can turn them back on through env.
-	env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
-	if opts.Approval != "ask" && os.Geteuid() == 0 {
-		// As root, Claude Code refuses --dangerously-skip-permissions and
-		// exits 1 unless IS_SANDBOX=1 says it runs in a sandbox. Hosts
-		// usually run as root only in a container, and the user asked for
-		// autonomous approval; without this it could never start there.
-		env["IS_SANDBOX"] = "1"
+	env := map[string]string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+	if opts.Approval != "ask" {
+		flags = append(flags, "--dangerously-skip-permissions")
+		if os.Geteuid() == 0 {
+			// As root, Claude Code refuses --dangerously-skip-permissions
+			// and exits 1 unless IS_SANDBOX=1 says it runs in a sandbox.
+			// Hosts usually run as root only in a container, and the user
+			// asked for autonomous approval; without this it could never
+			// start there.
+			env["IS_SANDBOX"] = "1"
+		}
 	}
-	if opts.Home != "" {
-		env["HOME"] = opts.Home
-	}
-	maps.Copy(env, opts.Env)
-	return Launch{Argv: argv, Env: env}, nil
+	return cliLaunch(opts, "claude", flags, env), nil
 }
 
 // Preseed writes $HOME/.claude.json so Claude Code skips its onboarding,

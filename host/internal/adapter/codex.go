@@ -3,7 +3,6 @@ package adapter
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,27 +15,20 @@ type Codex struct{}
 func (Codex) Type() string { return "codex" }
 
 func (Codex) Launch(opts LaunchOptions) (Launch, error) {
-	argv := []string{"codex"}
-	if len(opts.Command) > 0 {
-		argv = append([]string{}, opts.Command...)
-	}
 	// Without --no-daemon, Codex starts a shared app-server that leaves
 	// the agent's process group (so stopping the agent leaves it running),
 	// and it takes 5-8 s instead of ~1 s to be ready.
-	argv = append(argv, "--no-daemon")
+	flags := []string{"--no-daemon"}
 	if opts.Approval != "ask" {
 		// --full-auto is gone since 0.169; this is its successor for
 		// "never ask" (the agent's container is the sandbox).
-		argv = append(argv, "--dangerously-bypass-approvals-and-sandbox")
+		flags = append(flags, "--dangerously-bypass-approvals-and-sandbox")
 	}
-	argv = append(argv, opts.ExtraArgs...)
-	env := credentialEnv(opts.Credentials)
+	env := map[string]string{}
 	if opts.Home != "" {
-		env["HOME"] = opts.Home
 		env["CODEX_HOME"] = filepath.Join(opts.Home, ".codex")
 	}
-	maps.Copy(env, opts.Env)
-	return Launch{Argv: argv, Env: env}, nil
+	return cliLaunch(opts, "codex", flags, env), nil
 }
 
 // Preseed writes $CODEX_HOME/auth.json with the API key, so Codex skips

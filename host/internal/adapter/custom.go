@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 )
 
@@ -18,10 +19,7 @@ func (Custom) Launch(opts LaunchOptions) (Launch, error) {
 	if len(opts.Command) == 0 || opts.Command[0] == "" {
 		return Launch{}, errors.New(`command is required for type "custom": an argv array such as ["bash"]`)
 	}
-	argv := append(append([]string{}, opts.Command...), opts.ExtraArgs...)
-	env := credentialEnv(opts.Credentials)
-	maps.Copy(env, opts.Env)
-	return Launch{Argv: argv, Env: env}, nil
+	return cliLaunch(opts, "", nil, nil), nil
 }
 
 func (Custom) Preseed(LaunchOptions) error { return nil }
@@ -74,6 +72,24 @@ func trimBlankRows(rows []string) []string {
 		rows = rows[:len(rows)-1]
 	}
 	return rows
+}
+
+// cliLaunch builds what every CLI's launch has in common: its binary (or
+// the configured command), then flags and the extra args; credentials, HOME
+// and env in the environment, with the request's env last, so it wins.
+func cliLaunch(opts LaunchOptions, binary string, flags []string, env map[string]string) Launch {
+	argv := []string{binary}
+	if len(opts.Command) > 0 {
+		argv = slices.Clone(opts.Command)
+	}
+	argv = append(append(argv, flags...), opts.ExtraArgs...)
+	all := credentialEnv(opts.Credentials)
+	if opts.Home != "" {
+		all["HOME"] = opts.Home
+	}
+	maps.Copy(all, env)
+	maps.Copy(all, opts.Env)
+	return Launch{Argv: argv, Env: all}
 }
 
 // credentialEnv maps credentials to the env vars the CLIs read.

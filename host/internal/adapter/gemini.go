@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,20 +14,11 @@ type Gemini struct{}
 func (Gemini) Type() string { return "gemini" }
 
 func (Gemini) Launch(opts LaunchOptions) (Launch, error) {
-	argv := []string{"gemini"}
-	if len(opts.Command) > 0 {
-		argv = append([]string{}, opts.Command...)
-	}
+	var flags []string
 	if opts.Approval != "ask" {
-		argv = append(argv, "--yolo")
+		flags = append(flags, "--yolo")
 	}
-	argv = append(argv, opts.ExtraArgs...)
-	env := credentialEnv(opts.Credentials)
-	if opts.Home != "" {
-		env["HOME"] = opts.Home
-	}
-	maps.Copy(env, opts.Env)
-	return Launch{Argv: argv, Env: env}, nil
+	return cliLaunch(opts, "gemini", flags, nil), nil
 }
 
 // Preseed trusts the workdir and, with an API key, picks API-key auth, so
