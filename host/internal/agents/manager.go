@@ -179,9 +179,8 @@ func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType) (adap
 		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: req.Workdir,
 		Credentials: req.Credentials, Env: env,
 	}
-	if req.Type == "custom" {
-		opts.Command = append(req.Command, at.Command...)[:len(req.Command)]
-	} else if len(req.Command) > 0 {
+	// A request's command wins over the type's; for custom it is required.
+	if len(req.Command) > 0 {
 		opts.Command = req.Command
 	}
 	if at.Preseed && req.Type != "custom" && m.opts.DataDir != "" {
@@ -230,21 +229,13 @@ func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
 	return nil
 }
 
-// sessionEvent turns a session's event into the host's.
+// sessionEvent passes a session's event on, masked.
 func (m *Manager) sessionEvent(a *agent, e session.Event) {
 	data := maps.Clone(e.Data)
 	if data == nil {
 		data = map[string]any{}
 	}
-	switch e.Type {
-	case "status":
-		m.publish(a, "status", data)
-		if to, _ := data["to"].(session.Status); to == session.StatusBusy {
-			m.log.Debug("agent busy", "agent", a.id)
-		}
-	default:
-		m.publish(a, e.Type, data)
-	}
+	m.publish(a, e.Type, data)
 }
 
 // watch drains a's output into its log and session and follows its
