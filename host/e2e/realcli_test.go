@@ -184,3 +184,35 @@ func TestRealCLI_GeminiLoginIsSolvedByProvidingAKey(t *testing.T) {
 		t.Errorf("the key leaked into the host's log")
 	}
 }
+
+func TestRealCLI_CodexRepliesWithTheModelsText(t *testing.T) {
+	bin := agentCLIs(t)
+	model := fakemodel.NewOpenAIResponses()
+	t.Cleanup(model.Close)
+	// The fake provider goes in as -c overrides, beside the pre-seeded
+	// config.toml that trusts the workdir.
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "codex" {
+  command = [%q]
+  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
+             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
+             "-c", "model_providers.fake.wire_api=\"responses\""]
+}`, filepath.Join(bin, "codex"), model.URL())))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "codex", "workdir": t.TempDir(), "credentials": map[string]string{"openaiKey": "sk-FAKE-parallax-codex-0001"},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	h.waitStatus(a.ID, "ready")
+	var r struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	}
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
+		t.Fatalf("send: %d, reply %q; want %q", code, r.Message.Content, fakemodel.DefaultReply)
+	}
+	if !strings.Contains(strings.Join(model.UserTexts(), "\n"), "say hello") {
+		t.Errorf("the model never saw the message: %q", model.UserTexts())
+	}
+}
