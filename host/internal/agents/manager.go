@@ -633,10 +633,18 @@ func (m *Manager) Answer(id string, keys []string, choice int) error {
 // Shutdown stops every live agent, in parallel, and waits for them.
 func (m *Manager) Shutdown(ctx context.Context) {
 	var wg sync.WaitGroup
+	var live []*agent
 	for _, a := range m.all() {
-		if st, _ := a.snapshot(); !st.live() {
-			continue
+		if st, _ := a.snapshot(); st.live() {
+			live = append(live, a)
 		}
+	}
+	if len(live) > 0 {
+		// A program that ignores SIGTERM holds shutdown up for the whole
+		// timeout; say so, or the wait looks like a hang.
+		m.log.Info("stopping agents: SIGTERM, then SIGKILL after the timeout", "agents", len(live), "timeout", DefaultStopTimeout)
+	}
+	for _, a := range live {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
