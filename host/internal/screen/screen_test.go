@@ -1,7 +1,7 @@
 package screen
 
 import (
-	"fmt"
+	"github.com/parallax/parallax/host/internal/screen/tuitest"
 	"io"
 	"strings"
 	"testing"
@@ -142,32 +142,8 @@ func FuzzWrite(f *testing.F) {
 	})
 }
 
-// tuiOutput is what an Ink or ratatui TUI writes while a turn streams: the
-// previous frame erased line by line, the transcript and the prompt box
-// redrawn in colour, a spinner updated in place with cursor moves.
-func tuiOutput(size int) []byte {
-	var b strings.Builder
-	for frame := 0; b.Len() < size; frame++ {
-		for range 12 {
-			b.WriteString("\x1b[2K\x1b[1A")
-		}
-		b.WriteString("\x1b[2K\x1b[G")
-		for i := range 6 {
-			fmt.Fprintf(&b, "\x1b[38;5;%dm●\x1b[39m \x1b[1mline %d of frame %d\x1b[22m: the quick brown fox jumps over the lazy dog\r\n", 30+i, i, frame)
-		}
-		b.WriteString("\x1b[2m" + strings.Repeat("─", 100) + "\x1b[22m\r\n")
-		b.WriteString("\x1b[1m❯\x1b[22m \x1b[7m \x1b[27m\r\n")
-		b.WriteString("\x1b[2m" + strings.Repeat("─", 100) + "\x1b[22m\r\n")
-		b.WriteString("  \x1b[2m? for shortcuts\x1b[22m\r\n")
-		for k := range 4 {
-			fmt.Fprintf(&b, "\x1b7\x1b[%d;1H\x1b[2K\x1b[38;2;215;119;87m%c\x1b[39m Thinking… \x1b[2m(%ds · esc to interrupt)\x1b[22m\x1b8", 5, []rune("⠋⠙⠹⠸")[k], k)
-		}
-	}
-	return []byte(b.String())
-}
-
 func BenchmarkWrite(b *testing.B) {
-	data := tuiOutput(4 << 20)
+	data := tuitest.Output(4 << 20)
 	const chunk = 4096
 	run := func(b *testing.B, w io.Writer) {
 		b.SetBytes(int64(len(data)))
