@@ -64,7 +64,6 @@ type entry struct {
 	priority int
 	health   runtime.Health
 	restarts int
-	lastErr  string
 }
 
 // Status is a runtime's state for the API.
@@ -321,7 +320,6 @@ func (m *Manager) restart(e *entry) {
 			return
 		}
 		e.mu.Lock()
-		e.lastErr = diags.Error()
 		e.health = runtime.Health{Message: "restart failed: " + diags.Error()}
 		e.mu.Unlock()
 		log.Error("restarting runtime plugin failed", "error", diags.Error(), "retry_in", backoff)
