@@ -2,8 +2,10 @@ package agents
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parallax/parallax/host/internal/adapter"
@@ -44,11 +46,14 @@ type View struct {
 	Status    Status    `json:"status"`
 	Runtime   string    `json:"runtime"`
 	CreatedAt time.Time `json:"createdAt"`
-	Workdir   string    `json:"workdir,omitempty"`
-	Command   []string  `json:"command,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
-	Exit      *Exit     `json:"exit,omitempty"`
+	// Capabilities is never null, so clients can range over it.
+	Capabilities []string `json:"capabilities"`
+	Role         string   `json:"role"`
+	Workdir      string   `json:"workdir"`
+	Command      []string `json:"command,omitempty"`
+	Error        string   `json:"error,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Exit         *Exit    `json:"exit,omitempty"`
 	// Pending is the question or login prompt the agent waits on.
 	Pending *Pending `json:"pending,omitempty"`
 }
@@ -66,6 +71,8 @@ type Pending struct {
 // agent is one managed agent.
 type agent struct {
 	id, name, typ string
+	capabilities  []string
+	role          string
 	createdAt     time.Time
 	workdir       string
 	command       []string
@@ -75,6 +82,7 @@ type agent struct {
 	startTimeout  time.Duration
 	home          string   // private home, removed with the agent; "" if none
 	secrets       []string // credential values, masked wherever text leaves
+	messages      atomic.Int64
 
 	// ctx ends the agent's watcher; cancelled when the agent is removed.
 	ctx    context.Context
@@ -91,11 +99,21 @@ type agent struct {
 	exit     *runtime.ExitStatus
 	stopping bool // a Delete is under way, so an exit is expected
 	session  *session.Session
+	conn     io.Writer // the runtime's attach stream, for keys and resizes
+
+	// termMu orders output into the ring and out to the watchers, so a new
+	// watcher's replay and what it gets next neither overlap nor miss.
+	termMu     sync.Mutex
+	watchers   map[*Watcher]struct{}
+	termClosed bool
 }
 
 // Write takes the agent's terminal output: into its log and its session.
 func (a *agent) Write(p []byte) (int, error) {
+	a.termMu.Lock()
 	a.output.Write(p)
+	a.fanOut(p)
+	a.termMu.Unlock()
 	a.mu.Lock()
 	sess := a.session
 	a.mu.Unlock()
@@ -121,6 +139,7 @@ func (a *agent) view() View {
 	v := View{
 		ID: a.id, Name: a.name, Type: a.typ, Status: a.status, Runtime: a.runtime,
 		CreatedAt: a.createdAt, Workdir: a.workdir, Command: a.command,
+		Capabilities: append([]string{}, a.capabilities...), Role: a.role,
 		Error: a.errMsg, Warnings: a.warnings,
 	}
 	if a.exit != nil {

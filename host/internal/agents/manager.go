@@ -62,6 +62,9 @@ type Options struct {
 	// Settle is how long a screen must be still before it counts; 0 means
 	// the session's default.
 	Settle time.Duration
+	// AllowedWorkdirs, if not empty, are the directories workdirs must be
+	// in.
+	AllowedWorkdirs []string
 }
 
 // Manager keeps the managed agents.
@@ -98,7 +101,7 @@ func (m *Manager) publish(a *agent, typ string, data map[string]any) {
 
 // Spawn starts an agent and returns once its process runs.
 func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
-	if err := req.validate(); err != nil {
+	if err := req.validate(m.opts.AllowedWorkdirs); err != nil {
 		return View{}, err
 	}
 	cands, err := m.rts.Candidates(req.Runtime)
@@ -123,9 +126,11 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 	at := m.opts.AgentType(req.Type)
 	a := &agent{
 		id: id, name: req.Name, typ: req.Type, createdAt: createdAt,
+		capabilities: req.Capabilities, role: req.Role,
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
 		exited: make(chan struct{}), status: StatusStarting, req: req,
 		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
+		watchers: map[*Watcher]struct{}{},
 	}
 	launch, err := m.prepare(a, req, at)
 	if err != nil {
@@ -223,7 +228,7 @@ func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
 		return err
 	}
 	a.mu.Lock()
-	a.session = sess
+	a.session, a.conn = sess, conn
 	a.mu.Unlock()
 	m.watch(a, p, conn)
 	return nil
@@ -234,6 +239,9 @@ func (m *Manager) sessionEvent(a *agent, e session.Event) {
 	data := maps.Clone(e.Data)
 	if data == nil {
 		data = map[string]any{}
+	}
+	if e.Type == "message" {
+		a.messages.Add(1)
 	}
 	m.publish(a, e.Type, data)
 }
@@ -249,6 +257,7 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin, conn io.ReadWriteCloser) {
 			go func() {
 				defer close(drained)
 				defer conn.Close()
+				defer a.closeTerminal()
 				_, _ = io.Copy(a, conn)
 			}()
 			go func() {
@@ -256,6 +265,7 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin, conn io.ReadWriteCloser) {
 				conn.Close()
 			}()
 		} else {
+			a.closeTerminal()
 			close(drained)
 		}
 		st, err := p.Wait(a.ctx, a.id)
@@ -344,36 +354,12 @@ func exitMessage(st runtime.ExitStatus, output []byte) string {
 }
 
 func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(stripEscapes(string(b))), "\n")
+	lines := strings.Split(strings.TrimSpace(string(plainText(b))), "\n")
 	line := strings.TrimSpace(lines[len(lines)-1])
 	if len(line) > 200 {
 		line = line[:200] + "…"
 	}
 	return line
-}
-
-// stripEscapes drops terminal escape sequences and carriage returns; enough
-// for an error message, not a terminal emulator.
-func stripEscapes(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
-			i += 2
-			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
-				i++
-			}
-		case c == 0x1b && i+1 < len(s) && s[i+1] == ']':
-			for i < len(s) && s[i] != 0x07 && !(s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\') {
-				i++
-			}
-		case c == '\r':
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 // lost marks a as lost with its runtime.
@@ -421,9 +407,13 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 		m.mu.Lock()
 		old := m.agents[info.ID]
 		a := &agent{
-			id: info.ID, name: info.Labels[LabelName], typ: info.Labels[LabelType],
+			id: info.ID, name: info.Labels[LabelName], typ: info.Labels[LabelType], role: info.Labels[LabelRole],
 			createdAt: info.StartedAt, output: newRing(outputBytes), exited: make(chan struct{}),
 			runtime: runtimeName, status: StatusReady, warnings: info.Warnings,
+			watchers: map[*Watcher]struct{}{},
+		}
+		if c := info.Labels[LabelCapabilities]; c != "" {
+			a.capabilities = strings.Split(c, ",")
 		}
 		a.adapter, _ = adapter.For(a.typ)
 		if a.adapter == nil {
@@ -445,13 +435,21 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 
 // Get returns one agent.
 func (m *Manager) Get(id string) (View, error) {
+	a, err := m.find(id)
+	if err != nil {
+		return View{}, err
+	}
+	return a.view(), nil
+}
+
+func (m *Manager) find(id string) (*agent, error) {
 	m.mu.RLock()
 	a := m.agents[id]
 	m.mu.RUnlock()
 	if a == nil {
-		return View{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	return a.view(), nil
+	return a, nil
 }
 
 // List returns every agent, oldest first.
@@ -488,11 +486,9 @@ type StopOptions struct {
 
 // Delete stops an agent and forgets it. It returns the agent's last view.
 func (m *Manager) Delete(ctx context.Context, id string, opts StopOptions) (View, error) {
-	m.mu.RLock()
-	a := m.agents[id]
-	m.mu.RUnlock()
-	if a == nil {
-		return View{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	a, err := m.find(id)
+	if err != nil {
+		return View{}, err
 	}
 	if err := m.stop(ctx, a, opts); err != nil {
 		return a.view(), err
@@ -544,6 +540,7 @@ func (m *Manager) remove(a *agent) {
 	}
 	m.mu.Unlock()
 	a.cancel()
+	a.closeTerminal()
 	if a.home != "" {
 		// The home holds the agent's keys; it goes with the agent.
 		if err := os.RemoveAll(filepath.Dir(a.home)); err != nil {
@@ -553,11 +550,9 @@ func (m *Manager) remove(a *agent) {
 }
 
 func (m *Manager) sessionOf(id string) (*agent, *session.Session, error) {
-	m.mu.RLock()
-	a := m.agents[id]
-	m.mu.RUnlock()
-	if a == nil {
-		return nil, nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	a, err := m.find(id)
+	if err != nil {
+		return nil, nil, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -576,6 +571,9 @@ func (m *Manager) Send(ctx context.Context, id, text string, expectResponse bool
 		return session.Message{}, err
 	}
 	msg, err := sess.Send(ctx, text, expectResponse, timeout)
+	if err == nil {
+		a.messages.Add(1)
+	}
 	msg.Content = a.redact(msg.Content)
 	return msg, err
 }
@@ -585,11 +583,9 @@ func (m *Manager) Send(ctx context.Context, id, text string, expectResponse bool
 // written into its pre-seeded home. A restart works the same for every CLI,
 // where typing into each one's key form would not.
 func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (View, error) {
-	m.mu.RLock()
-	a := m.agents[id]
-	m.mu.RUnlock()
-	if a == nil {
-		return View{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	a, err := m.find(id)
+	if err != nil {
+		return View{}, err
 	}
 	if strings.TrimSpace(apiKey) == "" {
 		return View{}, &InputError{"apiKey", "is required"}

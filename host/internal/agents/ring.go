@@ -53,3 +53,17 @@ func (r *ring) Bytes() []byte {
 	out = append(out, r.buf[r.start:]...)
 	return append(out, r.buf[:r.start]...)
 }
+
+// Wrapped reports whether the ring has dropped its oldest bytes.
+func (r *ring) Wrapped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.full
+}
+
+// Total is how many bytes were ever written.
+func (r *ring) Total() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
+}

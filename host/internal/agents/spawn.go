@@ -8,19 +8,22 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
 // SpawnRequest asks for a new managed agent.
 type SpawnRequest struct {
-	Name      string            `json:"name"`
-	Type      string            `json:"type"`
-	Command   []string          `json:"command,omitempty"`
-	Workdir   string            `json:"workdir,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Runtime   string            `json:"runtime,omitempty"`
-	Resources Resources         `json:"resources"`
+	Name         string            `json:"name"`
+	Type         string            `json:"type"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	Role         string            `json:"role,omitempty"`
+	Command      []string          `json:"command,omitempty"`
+	Workdir      string            `json:"workdir,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	Runtime      string            `json:"runtime,omitempty"`
+	Resources    Resources         `json:"resources"`
 	// Credentials become env vars or files in the agent's private home;
 	// they never appear in a response, log or event.
 	Credentials adapter.Credentials `json:"credentials"`
@@ -73,12 +76,14 @@ type InputError struct {
 func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
 
 var (
-	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	agentName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	agentName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	capability = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$`)
 )
 
-// validate checks r and fills defaults. It returns an *InputError.
-func (r *SpawnRequest) validate() error {
+// validate checks r and fills defaults. allowedWorkdirs, if not empty,
+// are the directories a workdir must be in. It returns an *InputError.
+func (r *SpawnRequest) validate(allowedWorkdirs []string) error {
 	if r.Name != "" && !agentName.MatchString(r.Name) {
 		return &InputError{"name", "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}
@@ -91,6 +96,14 @@ func (r *SpawnRequest) validate() error {
 	}
 	if r.Type == "custom" && (len(r.Command) == 0 || r.Command[0] == "") {
 		return &InputError{"command", `is required for type "custom": an argv array such as ["bash"]`}
+	}
+	for i, c := range r.Capabilities {
+		if !capability.MatchString(c) {
+			return &InputError{fmt.Sprintf("capabilities[%d]", i), fmt.Sprintf("%q: use 1 to 63 letters, digits, '.', '_', ':', '/' or '-', such as \"code_review\"", c)}
+		}
+	}
+	if len(r.Role) > 64 || strings.ContainsFunc(r.Role, unicode.IsControl) {
+		return &InputError{"role", "use at most 64 printable characters"}
 	}
 	if r.Approval != "" && r.Approval != "autonomous" && r.Approval != "ask" {
 		return &InputError{"approval", `use "autonomous" (skip the CLI's permission prompts) or "ask"`}
@@ -106,6 +119,9 @@ func (r *SpawnRequest) validate() error {
 		if fi, err := os.Stat(wd); err != nil || !fi.IsDir() {
 			return &InputError{"workdir", fmt.Sprintf("%q is not an existing directory", r.Workdir)}
 		}
+		if err := checkAllowed(wd, allowedWorkdirs); err != nil {
+			return &InputError{"workdir", err.Error()}
+		}
 		r.Workdir = wd
 	}
 	for k := range r.Env {
@@ -120,6 +136,28 @@ func (r *SpawnRequest) validate() error {
 		return &InputError{"resources.memory", err.Error()}
 	}
 	return nil
+}
+
+// checkAllowed says whether dir is inside one of the allowed directories,
+// symlinks resolved, so a link can't lead out of them.
+func checkAllowed(dir string, allowed []string) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	for _, root := range allowed {
+		rootReal, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(rootReal, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is outside the allowed directories (%s); use a directory under one of them, or add its parent to server.allowed_workdirs", dir, strings.Join(allowed, ", "))
 }
 
 func expandHome(p string) (string, error) {
@@ -142,6 +180,9 @@ const (
 	LabelID   = "parallax.agent-id"
 	LabelName = "parallax.name"
 	LabelType = "parallax.type"
+	LabelRole = "parallax.role"
+	// LabelCapabilities holds the capabilities joined by commas.
+	LabelCapabilities = "parallax.capabilities"
 )
 
 func (r *SpawnRequest) spec(id string, l adapter.Launch) runtime.Spec {
@@ -161,6 +202,9 @@ func (r *SpawnRequest) spec(id string, l adapter.Launch) runtime.Spec {
 		Resources: runtime.Resources{
 			CPU: r.Resources.CPU, Memory: r.Resources.Memory, Timeout: time.Duration(r.Resources.Timeout),
 		},
-		Labels: map[string]string{LabelID: id, LabelName: r.Name, LabelType: r.Type},
+		Labels: map[string]string{
+			LabelID: id, LabelName: r.Name, LabelType: r.Type,
+			LabelRole: r.Role, LabelCapabilities: strings.Join(r.Capabilities, ","),
+		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
 )
@@ -22,6 +24,11 @@ import (
 // Agents is what the API needs of the managed agents.
 type Agents interface {
 	Spawn(ctx context.Context, req agents.SpawnRequest) (agents.View, error)
+	Logs(id string, tail int, raw bool) ([]byte, error)
+	Metrics(ctx context.Context, id string) (agents.Metrics, error)
+	Watch(id string) (*agents.Watcher, error)
+	Input(id string, p []byte) error
+	Resize(id string, cols, rows int) error
 	Get(id string) (agents.View, error)
 	List() []agents.View
 	Delete(ctx context.Context, id string, opts agents.StopOptions) (agents.View, error)
@@ -42,33 +49,64 @@ type Options struct {
 	Logger   hclog.Logger
 	Agents   Agents
 	Runtimes Runtimes
-	// Token, when set, is required as "Authorization: Bearer <token>".
-	Token   string
-	Version string
+	Bus      *events.Bus
+	// Token, when set, is required as "Authorization: Bearer <token>", or
+	// on WebSockets, which browsers can't give headers, as "?token=".
+	Token string
+	// AllowedOrigins are host patterns (path.Match syntax, such as
+	// "app.example.com" or "*.example.com") of other sites whose pages may
+	// open WebSockets. The host's own origin is always allowed.
+	AllowedOrigins []string
+	Version        string
 }
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
+
+// route is one endpoint of the API.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+// routes lists every endpoint; the OpenAPI document must describe each.
+func (s *server) routes() []route {
+	return []route{
+		{"POST", "/api/managed-agents", s.spawn},
+		{"GET", "/api/managed-agents", s.list},
+		{"GET", "/api/managed-agents/{id}", s.get},
+		{"DELETE", "/api/managed-agents/{id}", s.delete},
+		{"POST", "/api/managed-agents/{id}/send", s.send},
+		{"POST", "/api/managed-agents/{id}/answer", s.answer},
+		{"POST", "/api/managed-agents/{id}/credentials", s.credentials},
+		{"GET", "/api/managed-agents/{id}/logs", s.logs},
+		{"GET", "/api/managed-agents/{id}/metrics", s.metrics},
+		{"GET", "/api/runtimes", s.runtimes},
+		{"GET", "/api/health", s.health},
+		{"GET", "/api/openapi.json", s.openapi},
+		{"GET", "/ws/agents/{id}/terminal", s.terminal},
+		{"GET", "/ws/events", s.events},
+	}
+}
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	if opts.Bus == nil {
+		opts.Bus = events.NewBus()
+	}
 	s := &server{opts: opts, started: time.Now()}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/managed-agents", s.spawn)
-	mux.HandleFunc("GET /api/managed-agents", s.list)
-	mux.HandleFunc("GET /api/managed-agents/{id}", s.get)
-	mux.HandleFunc("DELETE /api/managed-agents/{id}", s.delete)
-	mux.HandleFunc("POST /api/managed-agents/{id}/send", s.send)
-	mux.HandleFunc("POST /api/managed-agents/{id}/answer", s.answer)
-	mux.HandleFunc("POST /api/managed-agents/{id}/credentials", s.credentials)
-	mux.HandleFunc("GET /api/runtimes", s.runtimes)
-	mux.HandleFunc("GET /api/health", s.health)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
-	})
+	for _, r := range s.routes() {
+		mux.HandleFunc(r.method+" "+r.path, r.handler)
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /api/openapi.json", r.Method, r.URL.Path))
+	}
+	mux.HandleFunc("/api/", notFound)
+	mux.HandleFunc("/ws/", notFound)
 	return s.auth(mux)
 }
 
@@ -85,6 +123,9 @@ func (s *server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
+		if q := r.URL.Query().Get("token"); len(got) == 0 && q != "" && strings.HasPrefix(r.URL.Path, "/ws/") {
+			got = []byte("Bearer " + q)
+		}
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parallax"`)
 			writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token: send \"Authorization: Bearer <server.token>\"")
@@ -112,7 +153,8 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	out := []agents.View{}
 	for _, v := range s.opts.Agents.List() {
-		if match(q.Get("status"), string(v.Status)) && match(q.Get("type"), v.Type) && match(q.Get("runtime"), v.Runtime) {
+		if match(q.Get("status"), string(v.Status)) && match(q.Get("type"), v.Type) && match(q.Get("runtime"), v.Runtime) &&
+			(q.Get("capability") == "" || slices.Contains(v.Capabilities, q.Get("capability"))) {
 			out = append(out, v)
 		}
 	}
@@ -131,7 +173,12 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {
-	opts := agents.StopOptions{Force: r.URL.Query().Get("force") == "true"}
+	force, err := queryBool(r.URL.Query().Get("force"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "force", "force: want true or false")
+		return
+	}
+	opts := agents.StopOptions{Force: force}
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		secs, err := strconv.ParseFloat(t, 64)
 		if err != nil || secs < 0 || secs > 3600 {
@@ -229,6 +276,52 @@ func (s *server) credentials(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+func (s *server) logs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	tail := 0
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "tail", "tail: want a number of lines, such as ?tail=100")
+			return
+		}
+		tail = n
+	}
+	raw, err := queryBool(q.Get("raw"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "raw", "raw: want true or false")
+		return
+	}
+	out, err := s.opts.Agents.Logs(r.PathValue("id"), tail, raw)
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	ct := "text/plain; charset=utf-8"
+	if raw {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(out)
+}
+
+func queryBool(v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(v)
+}
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
+	m, err := s.opts.Agents.Metrics(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
 func writeBodyError(w http.ResponseWriter, err error) {
 	var ie *agents.InputError
 	if errors.As(err, &ie) {
@@ -270,6 +363,8 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
 	case errors.Is(err, agents.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, agents.ErrNoTerminal):
+		writeError(w, http.StatusConflict, "", err.Error())
 	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),
 		errors.Is(err, session.ErrFailed), errors.Is(err, session.ErrNoQuestion):
 		writeError(w, http.StatusConflict, "", err.Error())

@@ -35,6 +35,14 @@ func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.
 	return agents.View{}, s.err
 }
 
+func (s stubAgents) Logs(string, int, bool) ([]byte, error) { return nil, s.err }
+func (s stubAgents) Metrics(context.Context, string) (agents.Metrics, error) {
+	return agents.Metrics{}, s.err
+}
+func (s stubAgents) Watch(string) (*agents.Watcher, error) { return nil, s.err }
+func (s stubAgents) Input(string, []byte) error            { return s.err }
+func (s stubAgents) Resize(string, int, int) error         { return s.err }
+
 type stubRuntimes []runtimes.Status
 
 func (s stubRuntimes) Statuses() []runtimes.Status { return s }
@@ -67,6 +75,9 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 				httptest.NewRequest("POST", "/api/managed-agents/x/send", strings.NewReader(`{"message":"hi","expectResponse":true}`)),
 				httptest.NewRequest("POST", "/api/managed-agents/x/answer", strings.NewReader(`{"choice":1}`)),
 				httptest.NewRequest("POST", "/api/managed-agents/x/credentials", strings.NewReader(`{"apiKey":"k"}`)),
+				httptest.NewRequest("GET", "/api/managed-agents/x/logs", nil),
+				httptest.NewRequest("GET", "/api/managed-agents/x/metrics", nil),
+				httptest.NewRequest("GET", "/ws/agents/x/terminal", nil),
 			} {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

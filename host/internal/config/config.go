@@ -30,6 +30,12 @@ type Server struct {
 	Listen  string
 	Token   string // empty means no authentication
 	DataDir string
+	// AllowedWorkdirs, if not empty, are the directories an agent's workdir
+	// must be in.
+	AllowedWorkdirs []string
+	// AllowedOrigins are the other sites (host patterns) whose pages may
+	// open the API's WebSockets.
+	AllowedOrigins []string
 }
 
 // Runtime is one runtime "<name>" {} block.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ runtime "docker" {}
 	cfg := mustLoad(t, path)
 
 	want := Server{Listen: "127.0.0.1:4000", Token: "s3cret", DataDir: filepath.Join(dir, "state")}
-	if cfg.Server != want {
+	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if cfg.PluginDir != filepath.Join(dir, "bin", "plugins") {
@@ -117,7 +118,7 @@ func TestLoadDefaults(t *testing.T) {
 	cfg := mustLoad(t, path)
 
 	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax")}
-	if cfg.Server != want {
+	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if cfg.PluginDir != filepath.Join(dir, "bin", "plugins") {
@@ -291,8 +292,42 @@ func TestLoadErrors(t *testing.T) {
 			name:    "unknown attribute lists known ones",
 			src:     "server {\n  port = 3000\n}\n" + local,
 			summary: "Unsupported argument",
-			detail:  []string{`"port"`, "listen, token, data_dir"},
+			detail:  []string{`"port"`, "listen, token, token_file, data_dir"},
 			pos:     "2:3",
+		},
+		{
+			name:    "token and token_file",
+			src:     "server {\n  token = \"a\"\n  token_file = \"t\"\n}\n" + local,
+			summary: "Both token and token_file",
+			pos:     "3:3",
+		},
+		{
+			name:    "missing token file",
+			src:     "server {\n  token_file = \"nope\"\n}\n" + local,
+			summary: "Unreadable token file",
+			detail:  []string{"DIR/nope", "openssl rand -hex 32"},
+			pos:     "2:16",
+		},
+		{
+			name:    "empty token file",
+			src:     "server {\n  token_file = \"tok\"\n}\n" + local,
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "tok"), "\n", 0o600) },
+			summary: "Unreadable token file",
+			detail:  []string{"the file is empty"},
+			pos:     "2:16",
+		},
+		{
+			name:    "allowed workdir that does not exist",
+			src:     "server {\n  allowed_workdirs = [\"/tmp\", \"./missing\"]\n}\n" + local,
+			summary: "Invalid allowed workdir",
+			detail:  []string{"server.allowed_workdirs[1]", "DIR/missing"},
+			pos:     "2:22",
+		},
+		{
+			name:    "allowed origins not a list",
+			src:     "server {\n  allowed_origins = 3\n}\n" + local,
+			summary: "Invalid value for allowed_origins",
+			pos:     "2:21",
 		},
 		{
 			name:    "unknown agent type",
@@ -598,6 +633,33 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("at %s, want %s", got, tt.pos)
 			}
 		})
+	}
+}
+
+func TestLoadServerAccessSettings(t *testing.T) {
+	path := writeConfig(t, `
+server {
+  listen           = "0.0.0.0:4000"
+  token_file       = "token"
+  allowed_workdirs = ["work", "/tmp"]
+  allowed_origins  = ["app.example.com"]
+}
+runtime "local" {}
+`, "local")
+	dir := filepath.Dir(path)
+	writeFile(t, filepath.Join(dir, "token"), "  from-file\n", 0o600)
+	if err := os.Mkdir(filepath.Join(dir, "work"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustLoad(t, path)
+	if cfg.Server.Token != "from-file" {
+		t.Errorf("Token = %q, want the file's content trimmed", cfg.Server.Token)
+	}
+	if want := []string{filepath.Join(dir, "work"), "/tmp"}; !slices.Equal(cfg.Server.AllowedWorkdirs, want) {
+		t.Errorf("AllowedWorkdirs = %q, want %q", cfg.Server.AllowedWorkdirs, want)
+	}
+	if !slices.Equal(cfg.Server.AllowedOrigins, []string{"app.example.com"}) {
+		t.Errorf("AllowedOrigins = %q", cfg.Server.AllowedOrigins)
 	}
 }
 

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -12,7 +14,10 @@ var serverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "listen"},
 		{Name: "token"},
+		{Name: "token_file"},
 		{Name: "data_dir"},
+		{Name: "allowed_workdirs"},
+		{Name: "allowed_origins"},
 	},
 }
 
@@ -45,6 +50,17 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 			srv.Token = s
 		}
 	}
+	if attr, ok := content.Attributes["token_file"]; ok {
+		d.tokenFile(srv, attr, content.Attributes["token"])
+	}
+	if attr, ok := content.Attributes["allowed_workdirs"]; ok {
+		d.allowedWorkdirs(srv, attr)
+	}
+	if attr, ok := content.Attributes["allowed_origins"]; ok {
+		if list, ok := d.strings(attr, "server.allowed_origins"); ok {
+			srv.AllowedOrigins = list
+		}
+	}
 	if attr, ok := content.Attributes["data_dir"]; ok {
 		if p, ok := d.path(attr, "server.data_dir"); ok {
 			srv.DataDir = p
@@ -74,6 +90,67 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 			Detail:   fmt.Sprintf("server.listen is %q, which other machines can reach, and server.token is empty, so anyone could run commands here. Set server.token or listen on 127.0.0.1.", srv.Listen),
 			Subject:  listen.Expr.Range().Ptr(),
 		})
+	}
+}
+
+// tokenFile reads the token from a file, so it needn't be in the config
+// or the environment.
+func (d *decoder) tokenFile(srv *Server, attr, token *hcl.Attribute) {
+	if token != nil {
+		d.report(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Both token and token_file",
+			Detail:   "Set server.token or server.token_file, not both.",
+			Subject:  attr.NameRange.Ptr(),
+		})
+		return
+	}
+	p, ok := d.path(attr, "server.token_file")
+	if !ok {
+		return
+	}
+	b, err := os.ReadFile(p)
+	tok := strings.TrimSpace(string(b))
+	if err == nil && tok == "" {
+		err = fmt.Errorf("the file is empty")
+	}
+	if err != nil {
+		d.report(&hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unreadable token file",
+			Detail:   fmt.Sprintf("server.token_file %q: %v. Write the token into it, such as with: openssl rand -hex 32 > %s", p, err, p),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+		return
+	}
+	srv.Token = tok
+}
+
+// allowedWorkdirs reads the directories workdirs must be in; each must
+// exist, so a typo can't silently refuse every spawn.
+func (d *decoder) allowedWorkdirs(srv *Server, attr *hcl.Attribute) {
+	list, ok := d.strings(attr, "server.allowed_workdirs")
+	if !ok {
+		return
+	}
+	for i, dir := range list {
+		p, err := resolvePath(d.dir, dir)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = os.Stat(p); err == nil && !fi.IsDir() {
+				err = fmt.Errorf("%s is not a directory", p)
+			}
+		}
+		if err != nil {
+			d.report(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid allowed workdir",
+				Detail:   fmt.Sprintf("server.allowed_workdirs[%d] %q: %v. List existing directories.", i, dir, err),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		srv.AllowedWorkdirs = append(srv.AllowedWorkdirs, p)
 	}
 }
 

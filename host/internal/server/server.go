@@ -71,6 +71,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	bus := events.NewBus()
 	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
 		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
+		AllowedWorkdirs: cfg.Server.AllowedWorkdirs,
 	})
 	rm.SetListener(am)
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -82,7 +83,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Token: cfg.Server.Token, Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Version: opts.Version,
+			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
