@@ -71,18 +71,25 @@ func writeConfig(t testing.TB, localBody string) string {
 
 // writeConfigWith is writeConfig with extra top-level blocks appended.
 func writeConfigWith(t testing.TB, localBody, extra string) string {
+	return writeConfigServer(t, "", localBody, extra)
+}
+
+// writeConfigServer is writeConfigWith with serverBody added to the server
+// block.
+func writeConfigServer(t testing.TB, serverBody, localBody, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`server {
   listen   = "127.0.0.1:0"
   data_dir = %q
+%s
 }
 plugin_dir = %q
 runtime "local" {
 %s
 }
 %s
-`, filepath.Join(dir, "data"), bins.plugins, localBody, extra)
+`, filepath.Join(dir, "data"), serverBody, bins.plugins, localBody, extra)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

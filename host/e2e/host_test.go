@@ -277,20 +277,7 @@ func TestTokenIsRequiredWhenSet(t *testing.T) {
 }
 
 func writeConfigWithToken(t *testing.T) string {
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`server {
-  listen   = "127.0.0.1:0"
-  token    = env("PARALLAX_TEST_TOKEN")
-  data_dir = %q
-}
-plugin_dir = %q
-runtime "local" {}
-`, filepath.Join(dir, "data"), bins.plugins)
-	path := filepath.Join(dir, "config.hcl")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeConfigServer(t, `token = env("PARALLAX_TEST_TOKEN")`, "", "")
 }
 
 func TestValidate(t *testing.T) {

@@ -93,8 +93,15 @@ func (w *Watcher) Next(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// Done is closed when the watcher ended; Next says why.
+// Done is closed when the watcher ended; Err says why.
 func (w *Watcher) Done() <-chan struct{} { return w.done }
+
+// Err says why the watcher ended, nil while it runs.
+func (w *Watcher) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
 
 // Close stops following.
 func (w *Watcher) Close() {

@@ -322,7 +322,13 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
+var errTooLarge = fmt.Errorf("the request body is larger than %d bytes", maxBody)
+
 func writeBodyError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, "", err.Error())
+		return
+	}
 	var ie *agents.InputError
 	if errors.As(err, &ie) {
 		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
@@ -387,15 +393,18 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 // decodeJSON reads one JSON object, rejecting unknown fields so that typos
 // don't pass silently.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		var ie *agents.InputError
+		var me *http.MaxBytesError
 		switch {
 		case errors.As(err, &ie):
 			return ie
+		case errors.As(err, &me):
+			return errTooLarge
 		case errors.Is(err, io.EOF):
 			return errors.New("the request body is empty: send a JSON object")
 		case errors.As(err, &se):

@@ -70,9 +70,12 @@ func (s *server) terminal(w http.ResponseWriter, r *http.Request) {
 	for {
 		if len(out) > 0 {
 			wctx, done := context.WithTimeout(writeCtx, wsWriteTimeout)
-			err := c.Write(wctx, websocket.MessageBinary, out)
+			err = c.Write(wctx, websocket.MessageBinary, out)
 			done()
 			if err != nil {
+				if werr := watcher.Err(); werr != nil {
+					err = werr // the write was cut short because of it
+				}
 				break
 			}
 		}
