@@ -63,8 +63,12 @@ func plainText(b []byte) []byte {
 			out = append(out, '\n')
 			lineStart = len(out)
 		case c == '\r':
-			if i+1 < len(b) && b[i+1] == '\n' {
-				continue
+			j := i + 1
+			for j < len(b) && b[j] == '\r' {
+				j++
+			}
+			if j < len(b) && b[j] == '\n' {
+				continue // CRLF, or CR CR LF from a PTY adding its own CR
 			}
 			out = out[:lineStart]
 		case c == '\t':
