@@ -35,7 +35,7 @@ agent-clis-latest: build
 bench: build
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/ && \
-	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/
+	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/ ./host/internal/api/
 
 lint:
 	$(GO) vet $(MODULES)

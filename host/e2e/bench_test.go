@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/creack/pty"
+
 	"github.com/parallax/parallax/host/internal/fakemodel"
+	"github.com/parallax/parallax/host/internal/screen/tuitest"
 )
 
 // BenchmarkSpawnLatency measures spawn-to-running through the whole chain:
@@ -159,4 +166,123 @@ func cpuTicks(b *testing.B, pid int) int64 {
 	fmt.Sscan(fields[11], &utime)
 	fmt.Sscan(fields[12], &stime)
 	return utime + stime
+}
+
+// tuiFile writes size bytes of TUI-like output to a file an agent can cat.
+func tuiFile(b *testing.B, size int) string {
+	path := filepath.Join(b.TempDir(), "tui.out")
+	if err := os.WriteFile(path, tuitest.Output(size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkTerminalThroughput compares agent output delivered to one
+// terminal WebSocket client with the same output read straight from a PTY
+// in this process, the ceiling. Both go through a PTY's line discipline.
+func BenchmarkTerminalThroughput(b *testing.B) {
+	const size = 32 << 20
+	file := tuiFile(b, size)
+	const mark = "END-OF-OUTPUT"
+	script := fmt.Sprintf("read go; cat %s; echo %s; exec sleep 300", file, mark)
+
+	b.Run("pty", func(b *testing.B) {
+		b.SetBytes(size)
+		for range b.N {
+			cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("cat %s; echo %s", file, mark))
+			f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := f.Read(buf)
+				if err != nil || bytes.Contains(buf[:n], []byte(mark)) {
+					break
+				}
+			}
+			f.Close()
+			_ = cmd.Wait()
+		}
+	})
+	b.Run("websocket", func(b *testing.B) {
+		h := startHost(b, writeConfig(b, ""))
+		b.SetBytes(size)
+		for range b.N {
+			b.StopTimer()
+			var a agent
+			h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"/bin/sh", "-c", script}}, &a)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			c, _, err := h.dialWS(ctx, "/ws/agents/"+a.ID+"/terminal", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.SetReadLimit(64 << 20)
+			b.StartTimer()
+			if err := c.Write(ctx, websocket.MessageBinary, []byte("\r")); err != nil {
+				b.Fatal(err)
+			}
+			var tail []byte
+			for {
+				_, p, err := c.Read(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tail = append(tail[max(0, len(tail)-len(mark)):], p...)
+				if bytes.Contains(tail, []byte(mark+"\r\n")) {
+					break
+				}
+			}
+			b.StopTimer()
+			c.CloseNow()
+			cancel()
+			h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil)
+			b.StartTimer()
+		}
+	})
+}
+
+// BenchmarkKeystrokeRoundTrip measures one key from a WebSocket client to
+// the agent's PTY and its echo back: WS, host, plugin, PTY and back.
+func BenchmarkKeystrokeRoundTrip(b *testing.B) {
+	h := startHost(b, writeConfig(b, ""))
+	var a agent
+	// The PTY's line discipline echoes what is typed; cat never answers.
+	h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"cat"}}, &a)
+	h.waitStatus(a.ID, "ready")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, _, err := h.dialWS(ctx, "/ws/agents/"+a.ID+"/terminal", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.CloseNow()
+	const samples = 2000
+	var lat []time.Duration
+	for range b.N {
+		for i := range samples {
+			key := []byte{byte('a' + i%26)}
+			if i%200 == 199 {
+				key = []byte{'\r'} // keep cat's line short
+			}
+			start := time.Now()
+			if err := c.Write(ctx, websocket.MessageBinary, key); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				_, p, err := c.Read(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bytes.IndexByte(p, key[0]) >= 0 {
+					break
+				}
+			}
+			lat = append(lat, time.Since(start))
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	b.ReportMetric(0, "ns/op")
 }
