@@ -53,7 +53,8 @@ proto:
 FUZZTIME ?= 30s
 fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/config/
-	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnBody -fuzztime $(FUZZTIME) ./internal/api/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzRequestBodies -fuzztime $(FUZZTIME) ./internal/api/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnRequest -fuzztime $(FUZZTIME) ./internal/agents/
 
 clean:
 	rm -rf $(BIN)

@@ -161,27 +161,33 @@ func TestTokenCheck(t *testing.T) {
 	}
 }
 
-// FuzzSpawnBody feeds arbitrary request bodies to the spawn route: the
-// decoder must never panic, and a body it refuses gets a 400 JSON error.
-func FuzzSpawnBody(f *testing.F) {
+// FuzzRequestBodies feeds arbitrary bodies to every route that takes
+// JSON: the decoder must never panic, and a body it refuses gets a 400
+// JSON error.
+func FuzzRequestBodies(f *testing.F) {
 	for _, seed := range []string{
 		`{"type":"custom","command":["bash"]}`,
 		`{"name":"a","type":"custom","command":["sh","-c","x"],"env":{"A":"b"},"resources":{"cpu":"500m","memory":"1Gi","timeout":30}}`,
 		`{"resources":{"timeout":"5m"}}`, `{"type":1}`, `[]`, `null`, `{"env":null}`, ``, `{`, `{"a":1}{}`,
+		`{"message":"hi","expectResponse":true,"timeout":3}`, `{"keys":["Up","Enter"]}`, `{"choice":2}`, `{"apiKey":"k"}`,
 	} {
-		f.Add(seed)
+		for route := range 4 {
+			f.Add(uint8(route), seed)
+		}
 	}
+	paths := []string{"/api/managed-agents", "/api/managed-agents/x/send", "/api/managed-agents/x/answer", "/api/managed-agents/x/credentials"}
 	h := Handler(Options{Agents: stubAgents{fmt.Errorf("%w: stub", agents.ErrNotFound)}, Runtimes: stubRuntimes{}})
-	f.Fuzz(func(t *testing.T, body string) {
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		path := paths[int(route)%len(paths)]
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(body)))
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
 		var e errorBody
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
-			t.Fatalf("body %q: response %q is not a JSON error", body, rec.Body)
+			t.Fatalf("%s body %q: response %q is not a JSON error", path, body, rec.Body)
 		}
 		// Decoded bodies reach the stub, which answers 404; all else is 400.
 		if rec.Code != 400 && rec.Code != 404 {
-			t.Fatalf("body %q: status %d", body, rec.Code)
+			t.Fatalf("%s body %q: status %d", path, body, rec.Code)
 		}
 	})
 }
