@@ -6,6 +6,10 @@ server {
   # Without a token the host only listens on loopback.
   token    = env("PARALLAX_TOKEN")
   data_dir = "../.parallax"
+  # Workdirs of spawned agents must be inside these; unset means anywhere.
+  # allowed_workdirs = ["~/src", "/tmp"]
+  # Other sites whose pages may open the WebSockets (the host's own may).
+  # allowed_origins = ["app.example.com"]
 }
 
 plugin_dir = "../bin/plugins"
