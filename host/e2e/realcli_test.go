@@ -143,6 +143,7 @@ func TestRealCLI_GeminiAsksToTrustTheFolderThenWantsAuth(t *testing.T) {
   preseed = false
   env     = { HOME = %q }
 }`, filepath.Join(bin, "gemini"), t.TempDir())))
+	stream := h.subscribe("")
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "gemini", "workdir": t.TempDir()}, &a); code != http.StatusCreated {
 		t.Fatalf("spawn: %d", code)
@@ -158,6 +159,26 @@ func TestRealCLI_GeminiAsksToTrustTheFolderThenWantsAuth(t *testing.T) {
 	login := h.waitPending(a.ID, "login_required")
 	if !strings.Contains(strings.Join(login.Choices, "|"), "Gemini API Key") {
 		t.Errorf("auth prompt %+v; want gemini's auth menu", login)
+	}
+
+	// No false events: exactly one question, then exactly one login, and
+	// never ready or an error. Stopping the agent ends its events, so all
+	// it sent before are in by its agent_stopped.
+	if code := h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil); code != http.StatusOK {
+		t.Fatalf("delete: %d", code)
+	}
+	eventually(t, "agent_stopped", func() bool { return stream.has("agent_stopped", a.ID) })
+	var seen []string
+	for _, e := range stream.events() {
+		switch e["event"] {
+		case "question", "login_required", "agent_ready", "agent_error", "message":
+			if e["agentId"] == a.ID {
+				seen = append(seen, fmt.Sprint(e["event"]))
+			}
+		}
+	}
+	if strings.Join(seen, ",") != "question,login_required" {
+		t.Errorf("events %v; want exactly question, then login_required", seen)
 	}
 }
 
