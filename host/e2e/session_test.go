@@ -42,6 +42,7 @@ func TestSendToACustomAgentReturnsItsOutput(t *testing.T) {
 func TestCredentialsNeverLeaveTheAgent(t *testing.T) {
 	h := startHost(t, writeConfig(t, ""))
 	const key = "sk-ant-FAKE-parallax-leakcheck-c0ffee"
+	stream := h.subscribe("")
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{
 		"type": "custom", "command": []string{"/bin/sh"}, "env": map[string]string{"PS1": "$ "},
@@ -63,8 +64,20 @@ func TestCredentialsNeverLeaveTheAgent(t *testing.T) {
 	}
 	var list []map[string]any
 	h.do("GET", "/api/managed-agents", nil, &list)
+	_, plain := h.get("/api/managed-agents/" + a.ID + "/logs")
+	_, raw := h.get("/api/managed-agents/" + a.ID + "/logs?raw=true")
+	_, metrics := h.get("/api/managed-agents/" + a.ID + "/metrics")
+	if !strings.Contains(plain, "key=[REDACTED]") {
+		t.Errorf("logs %q; want the masked key in them", plain)
+	}
+	eventually(t, "the reply's message event", func() bool { return stream.has("message", a.ID) })
 	h.stop()
-	if strings.Contains(fmt.Sprint(list), key) || strings.Contains(h.logs(), key) {
-		t.Errorf("the key leaked into the agent list or the host's log")
+	for what, text := range map[string]string{
+		"the agent list": fmt.Sprint(list), "the host's log": h.logs(), "the logs": plain, "the raw logs": raw,
+		"the metrics": metrics, "the events": fmt.Sprint(stream.events()),
+	} {
+		if strings.Contains(text, key) {
+			t.Errorf("the key leaked into %s", what)
+		}
 	}
 }
