@@ -10,6 +10,7 @@ require (
 	github.com/hinshun/vt10x v0.0.0-20220301184237-5011da428d02
 	github.com/parallax/parallax/sdk v0.0.0
 	github.com/zclconf/go-cty v1.19.0
+	golang.org/x/term v0.47.0
 	golang.org/x/text v0.42.0
 )
 

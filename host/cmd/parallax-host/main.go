@@ -27,6 +27,8 @@ const usage = `parallax-host runs CLI coding agents on pluggable runtimes.
 Usage:
   parallax-host run [flags] CONFIG.hcl       run the host
   parallax-host validate [flags] CONFIG.hcl  check a config file, plugins included
+  parallax-host agents COMMAND [flags]       manage the agents of a running host
+  parallax-host events [flags]               print a running host's events
   parallax-host version                      print the version
 
 Run "parallax-host COMMAND -h" for a command's flags.
@@ -46,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "agents":
+		return cmdAgents(args[1:], osIO(stdout, stderr))
+	case "events":
+		return cmdEvents(args[1:], osIO(stdout, stderr))
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "parallax-host", version)
 		return 0

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parallax/parallax/host/internal/client"
+)
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// printAgents writes agents as a table, one a row.
+func printAgents(w io.Writer, as []client.Agent, now time.Time) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATUS\tRUNTIME\tAGE")
+	for _, a := range as {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, dash(a.Name), a.Type, status(a), dash(a.Runtime), age(now.Sub(a.CreatedAt)))
+	}
+	_ = tw.Flush()
+}
+
+// printAgent writes one agent as a table of fields, its ID first.
+func printAgent(w io.Writer, a client.Agent) {
+	tw := newTable(w)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("ID", a.ID)
+	row("NAME", dash(a.Name))
+	row("TYPE", a.Type)
+	row("STATUS", a.Status)
+	row("RUNTIME", dash(a.Runtime))
+	if !a.CreatedAt.IsZero() {
+		row("CREATED", a.CreatedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(a.CreatedAt))+" ago)")
+	}
+	if a.Workdir != "" {
+		row("WORKDIR", a.Workdir)
+	}
+	if len(a.Command) > 0 {
+		row("COMMAND", strings.Join(a.Command, " "))
+	}
+	if a.Role != "" {
+		row("ROLE", a.Role)
+	}
+	if len(a.Capabilities) > 0 {
+		row("CAPABILITIES", strings.Join(a.Capabilities, ", "))
+	}
+	if p := a.Pending; p != nil {
+		switch p.Type {
+		case "login_required":
+			row("WAITING ON", "login"+prefixed(": ", p.LoginURL)+prefixed(" code ", p.DeviceCode))
+		default:
+			row("WAITING ON", p.Type+prefixed(": ", oneLine(p.Question)))
+			for i, c := range p.Choices {
+				mark := " "
+				if i == p.Selected {
+					mark = ">"
+				}
+				row("", fmt.Sprintf("%s %d. %s", mark, i+1, oneLine(c)))
+			}
+		}
+	}
+	if a.Error != "" {
+		row("ERROR", oneLine(a.Error))
+	}
+	for _, warning := range a.Warnings {
+		row("WARNING", oneLine(warning))
+	}
+	if e := a.Exit; e != nil {
+		exit := fmt.Sprintf("code %d", e.Code)
+		if e.Signal != "" {
+			exit += ", signal " + e.Signal
+		}
+		row("EXIT", exit+prefixed(": ", e.Reason))
+	}
+	_ = tw.Flush()
+}
+
+// printMetrics writes an agent's metrics as a table of fields.
+func printMetrics(w io.Writer, m client.Metrics) {
+	tw := newTable(w)
+	cpu, mem := "-", "-"
+	if m.CPU != nil {
+		cpu = fmt.Sprintf("%.1f%%", *m.CPU)
+	}
+	if m.Memory != nil {
+		mem = bytesize(*m.Memory)
+	}
+	fmt.Fprintf(tw, "CPU\t%s\n", cpu)
+	fmt.Fprintf(tw, "MEMORY\t%s\n", mem)
+	fmt.Fprintf(tw, "UPTIME\t%s\n", (time.Duration(m.Uptime) * time.Millisecond).Round(time.Second))
+	fmt.Fprintf(tw, "MESSAGES\t%d\n", m.MessageCount)
+	_ = tw.Flush()
+}
+
+// status is an agent's status, with what it waits on.
+func status(a client.Agent) string {
+	if a.Pending != nil {
+		return a.Status + " (" + strings.ReplaceAll(a.Pending.Type, "_", " ") + ")"
+	}
+	return a.Status
+}
+
+// age says roughly how long d is, as "45s", "12m", "3h" or "2d".
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func bytesize(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+// oneLine keeps a table row one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
