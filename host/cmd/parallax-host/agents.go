@@ -434,6 +434,11 @@ Examples:
 		return c.fail(err)
 	}
 	_, _ = std.stdout.Write(out)
+	if !*raw && len(out) > 0 && out[len(out)-1] != '\n' {
+		// The last line is a prompt still being typed on; end it, so the
+		// shell's own prompt starts on a line of its own.
+		_, _ = std.stdout.Write([]byte("\n"))
+	}
 	return 0
 }
 
