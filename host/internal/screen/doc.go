@@ -1,3 +1,4 @@
-// Package screen models the terminal screen of one agent: it feeds the
-// agent's PTY output to a VT emulator and shows the visible rows as text.
+// Package screen models the terminal screen of one agent: a small VT
+// emulator of its own (term.go) draws the agent's PTY output into a grid of
+// cells, and Screen shows the visible rows as text.
 package screen

@@ -1,12 +1,9 @@
 package screen
 
 import (
-	"bytes"
+	"io"
 	"slices"
 	"sync"
-	"unicode/utf8"
-
-	"github.com/hinshun/vt10x"
 
 	"github.com/parallax/parallax/host/internal/adapter"
 )
@@ -14,11 +11,14 @@ import (
 // Screen is the visible terminal of one agent. It models text only:
 // colours and titles are dropped on the way in. Safe for concurrent use.
 type Screen struct {
-	mu         sync.Mutex
-	term       vt10x.Terminal
-	cols, rows int
-	f          filter
-	buf        []byte
+	mu   sync.Mutex
+	term *term
+
+	// responder gets the replies to terminal queries. replyMu keeps two
+	// Writes from writing to it at once; it is taken without mu held, so
+	// a slow responder never holds up the screen.
+	responder io.Writer
+	replyMu   sync.Mutex
 
 	// lines is the text as last looked at; dirty says output arrived since,
 	// so it may be stale. Comparing rows only when someone looks keeps
@@ -34,42 +34,37 @@ func New(cols, rows int) *Screen {
 	if cols < 1 || rows < 1 {
 		cols, rows = 80, 24
 	}
-	s := &Screen{cols: cols, rows: rows}
-	s.reset()
-	return s
-}
-
-func (s *Screen) reset() {
-	s.term = vt10x.New(vt10x.WithSize(s.cols, s.rows))
-	s.f = filter{}
-	s.dirty = true
+	return &Screen{term: newTerm(cols, rows), dirty: true}
 }
 
 // Write feeds PTY output. It never fails: what the emulator can't make
 // sense of is skipped.
 func (s *Screen) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf = s.f.run(s.buf[:0], p)
-	if len(s.buf) > 0 {
-		s.feed(s.buf)
-	}
-	if cap(s.buf) > 1<<20 {
-		s.buf = nil
+	s.term.write(p)
+	s.dirty = true
+	replies, w := s.term.replies, s.responder
+	s.term.replies = nil
+	s.mu.Unlock()
+
+	if len(replies) > 0 && w != nil {
+		s.replyMu.Lock()
+		_, _ = w.Write(replies)
+		s.replyMu.Unlock()
 	}
 	return len(p), nil
 }
 
-// feed survives a panic in vt10x, whose bounds checks are not written for
-// hostile input (an agent may cat a binary file), by starting over blank.
-func (s *Screen) feed(b []byte) {
-	defer func() {
-		if recover() != nil {
-			s.reset()
-		}
-	}()
-	_, _ = s.term.Write(b)
-	s.dirty = true
+// SetResponder makes the screen answer the terminal queries programs send
+// (device attributes, status and cursor position reports, colours) by
+// writing the replies to w, usually the program's input. Some programs
+// wait for an answer. With no responder, or a nil one, queries go
+// unanswered.
+func (s *Screen) SetResponder(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responder = w
+	s.term.answer = w != nil
 }
 
 // Resize changes the size; the program redraws when it gets SIGWINCH.
@@ -79,18 +74,10 @@ func (s *Screen) Resize(cols, rows int) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cols == s.cols && rows == s.rows {
+	if cols == s.term.cols && rows == s.term.rows {
 		return
 	}
-	s.cols, s.rows = cols, rows
-	func() {
-		defer func() {
-			if recover() != nil {
-				s.reset()
-			}
-		}()
-		s.term.Resize(cols, rows)
-	}()
+	s.term.resize(cols, rows)
 	s.dirty = true
 }
 
@@ -98,7 +85,7 @@ func (s *Screen) Resize(cols, rows int) {
 func (s *Screen) Size() (cols, rows int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cols, s.rows
+	return s.term.cols, s.term.rows
 }
 
 // Lines returns the visible rows, trailing spaces trimmed. A wide rune
@@ -106,6 +93,16 @@ func (s *Screen) Size() (cols, rows int) {
 func (s *Screen) Lines() adapter.Screen {
 	lines, _ := s.Snapshot()
 	return lines
+}
+
+// History returns the lines that scrolled off the top of the main screen,
+// oldest first, trailing spaces trimmed: at most the last 2000. Lines the
+// program scrolls within part of the screen, or on the alternate screen,
+// are not kept.
+func (s *Screen) History() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term.history()
 }
 
 // Changes counts the changes of the visible text. Two calls return the same
@@ -132,7 +129,16 @@ func (s *Screen) Snapshot() (adapter.Screen, uint64) {
 func (s *Screen) AppCursor() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.term.Mode()&vt10x.ModeAppCursor != 0
+	return s.term.appCursor
+}
+
+// BracketedPaste reports whether the program asked for bracketed paste
+// (mode 2004), so pasted text should be sent between ESC [ 200 ~ and
+// ESC [ 201 ~.
+func (s *Screen) BracketedPaste() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term.bracketedPaste
 }
 
 func (s *Screen) refresh() {
@@ -140,25 +146,15 @@ func (s *Screen) refresh() {
 		return
 	}
 	s.dirty = false
-	changed := len(s.lines) != s.rows
+	rows := s.term.rows
+	changed := len(s.lines) != rows
 	if changed {
-		s.lines = make(adapter.Screen, s.rows)
+		s.lines = make(adapter.Screen, rows)
 	}
-	for y := 0; y < s.rows; y++ {
-		s.row = s.row[:0]
-		for x := 0; x < s.cols; x++ {
-			c := s.term.Cell(x, y).Char
-			switch c {
-			case wideTail:
-				continue
-			case 0:
-				c = ' '
-			}
-			s.row = utf8.AppendRune(s.row, c)
-		}
-		row := bytes.TrimRight(s.row, " ")
-		if string(row) != s.lines[y] {
-			s.lines[y] = string(row)
+	for y, cells := range s.term.grid {
+		s.row = appendText(s.row[:0], cells)
+		if string(s.row) != s.lines[y] {
+			s.lines[y] = string(s.row)
 			changed = true
 		}
 	}

@@ -1,12 +1,11 @@
 package screen
 
 import (
-	"github.com/parallax/parallax/host/internal/screen/tuitest"
 	"io"
 	"strings"
 	"testing"
 
-	"github.com/hinshun/vt10x"
+	"github.com/parallax/parallax/host/internal/screen/tuitest"
 )
 
 func TestLines(t *testing.T) {
@@ -127,21 +126,6 @@ func TestAppCursor(t *testing.T) {
 	}
 }
 
-func FuzzWrite(f *testing.F) {
-	f.Add([]byte("\x1b[?1049h\x1b[1;1H╭─❯\x1b[38;5;1m●\x1b[0m日本\x1b]0;t\x07"))
-	f.Add([]byte("\x1b[-1@\x1b[5;5r\x1b[99L\x1b[?6h\x1bM\x1b[2J"))
-	f.Fuzz(func(t *testing.T, p []byte) {
-		s := New(12, 4)
-		half := len(p) / 2
-		s.Write(p[:half])
-		s.Resize(7, 3)
-		s.Write(p[half:])
-		if got := s.Lines(); len(got) != 3 {
-			t.Fatalf("%d rows, want 3", len(got))
-		}
-	})
-}
-
 func BenchmarkWrite(b *testing.B) {
 	data := tuitest.Output(4 << 20)
 	const chunk = 4096
@@ -154,6 +138,5 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.Run("discard", func(b *testing.B) { run(b, io.Discard) })
-	b.Run("vt10x", func(b *testing.B) { run(b, vt10x.New(vt10x.WithSize(120, 40))) })
 	b.Run("screen", func(b *testing.B) { run(b, New(120, 40)) })
 }
