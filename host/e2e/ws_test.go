@@ -317,3 +317,18 @@ func TestWebSockets_RequireTheTokenAndASameSiteOrigin(t *testing.T) {
 		t.Error("the token appears in the host's log")
 	}
 }
+
+func TestTerminalQueriesAreAnsweredWhileNoClientWatches(t *testing.T) {
+	h := startHost(t, writeConfig(t, ""))
+	// Asks for the cursor position, as crossterm-based CLIs do at start,
+	// and shows the answer it read.
+	script := `stty -echo -icanon min 1; printf '\033[6n'; r=$(dd bs=1 count=6 2>/dev/null); printf 'got:%s\n' "$r" | cat -v; exec sleep 300`
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"/bin/sh", "-c", script}}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	eventually(t, "the program to read the host's answer", func() bool {
+		_, logs := h.get("/api/managed-agents/" + a.ID + "/logs")
+		return strings.Contains(logs, "got:^[[1;1R")
+	})
+}

@@ -218,7 +218,7 @@ func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
 		startTimeout = -1
 	}
 	sess, err := session.New(session.Options{
-		ID: a.id, Adapter: a.adapter, Input: conn, Cols: termCols, Rows: termRows,
+		ID: a.id, Adapter: a.adapter, Input: conn, Answers: queryAnswers{a, conn}, Cols: termCols, Rows: termRows,
 		Logger: m.log.Named("session").With("agent", a.id), StartTimeout: startTimeout, Settle: m.opts.Settle,
 		OnEvent: func(e session.Event) { m.sessionEvent(a, e) },
 	})

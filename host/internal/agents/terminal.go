@@ -218,3 +218,22 @@ func (a *agent) terminal() io.Writer {
 	}
 	return a.conn
 }
+
+// queryAnswers passes the host's answers to an agent's terminal queries on
+// while no terminal client watches. A client's own terminal (xterm.js, or
+// the one behind attach) answers too, and a second answer would reach the
+// program as typed text.
+type queryAnswers struct {
+	a    *agent
+	conn io.Writer
+}
+
+func (q queryAnswers) Write(p []byte) (int, error) {
+	q.a.termMu.Lock()
+	watched := len(q.a.watchers) > 0
+	q.a.termMu.Unlock()
+	if watched {
+		return len(p), nil
+	}
+	return q.conn.Write(p)
+}

@@ -104,7 +104,11 @@ type Options struct {
 	ID      string
 	Adapter adapter.Adapter
 	// Input is where keys go: the runtime's attach stream.
-	Input      io.Writer
+	Input io.Writer
+	// Answers, if not nil, gets the screen's answers to the program's
+	// terminal queries (device attributes, cursor position, colours),
+	// which some CLIs wait for at start.
+	Answers    io.Writer
 	Cols, Rows int
 	Logger     hclog.Logger
 	// OnEvent gets the events in order. It must not block, and must not
@@ -196,6 +200,9 @@ func New(opts Options) (*Session, error) {
 		status:  StatusStarting,
 		changed: make(chan struct{}),
 		det:     adapter.Detection{Selected: -1},
+	}
+	if opts.Answers != nil {
+		s.screen.SetResponder(opts.Answers)
 	}
 	if opts.StartTimeout > 0 {
 		s.startTimer = time.AfterFunc(opts.StartTimeout, s.startTimeout)
