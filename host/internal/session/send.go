@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,10 +18,12 @@ import (
 //     under way, with ErrBlocked if it waits for an answer; if it is still
 //     starting, wait for ready.
 //  2. Type the text: plain bytes for one line, a bracketed paste for more.
-//  3. Wait (up to ReactTimeout) until the screen echoes it and is quiet, so
-//     the Enter doesn't arrive in the same read and count as pasted.
+//  3. Wait (up to slowReact ReactTimeouts) until the screen echoes it and
+//     is quiet, so the Enter doesn't arrive in the same read and count as
+//     pasted, nor the late echo pass for the reaction to Enter.
 //  4. Press Enter as a write of its own, and wait until the screen reacts;
-//     if it doesn't within ReactTimeout, press Enter once more.
+//     if it doesn't within ReactTimeout, press Enter once more and wait up
+//     to slowReact ReactTimeouts.
 //  5. The agent is now busy. Without expectResponse, return.
 //  6. Wait for ready again, settled; the reply is what the adapter reads
 //     off the screens before and after. It is also sent as a message event.
@@ -115,7 +118,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 	if _, err := s.opts.Input.Write([]byte(payload)); err != nil {
 		return nil, 0, fmt.Errorf("typing the message: %w", err)
 	}
-	if s.waitScreen(ctx, c0) {
+	if s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout) {
 		s.waitQuiet(ctx)
 	} else {
 		s.log.Debug("no echo of the typed text; pressing Enter anyway")
@@ -133,7 +136,11 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 		if _, err := s.opts.Input.Write([]byte("\r")); err != nil {
 			return nil, 0, fmt.Errorf("pressing Enter: %w", err)
 		}
-		reacted = s.waitScreen(ctx, c1)
+		wait := s.opts.ReactTimeout
+		if try > 0 {
+			wait *= slowReact
+		}
+		reacted = s.waitScreen(ctx, c1, wait)
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
@@ -158,10 +165,19 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 	return before, readies, nil
 }
 
-// waitScreen waits up to ReactTimeout for the screen to differ from the
-// count since; false if it didn't.
-func (s *Session) waitScreen(ctx context.Context, since uint64) bool {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.ReactTimeout)
+// slowReact is how many ReactTimeouts Send waits for what a loaded
+// machine may hold up for seconds but then does come: the echo of typed
+// text, and a reaction to the second Enter. Typing is echoed at once by an
+// agent that is not starved for CPU, so this costs nothing then; on a
+// starved one, an Enter pressed before the echo arrives with the text (and
+// is taken as pasted), and the late echo then passes for the turn's start,
+// whose end is then judged by a quiet screen before the agent even began.
+const slowReact = 10
+
+// waitScreen waits up to d for the screen to differ from the count since;
+// false if it didn't.
+func (s *Session) waitScreen(ctx context.Context, since uint64, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return s.wait(ctx, func() bool {
 		return s.screen.Changes() != since || s.status == StatusBusy
@@ -218,6 +234,20 @@ var keys = map[string]string{
 // Esc, Tab, ShiftTab, Space, Backspace, Delete, Home, End, PageUp,
 // PageDown, CtrlC, CtrlD (any case), or "text:" and literal text.
 func (s *Session) SendKeys(names []string) error {
+	seqs, err := s.keySeqs(names)
+	if err != nil {
+		return err
+	}
+	if s.Status() == StatusStopped {
+		return ErrStopped
+	}
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	return s.writeKeys(names, seqs)
+}
+
+// keySeqs maps key names to what a terminal sends for them.
+func (s *Session) keySeqs(names []string) ([]string, error) {
 	appCursor := s.screen.AppCursor()
 	seqs := make([]string, 0, len(names))
 	for _, name := range names {
@@ -227,18 +257,18 @@ func (s *Session) SendKeys(names []string) error {
 		}
 		seq, ok := keys[strings.ToLower(name)]
 		if !ok {
-			return fmt.Errorf("unknown key %q", name)
+			return nil, fmt.Errorf("unknown key %q", name)
 		}
 		if appCursor && len(seq) == 3 && seq[1] == '[' && strings.ContainsRune("ABCD", rune(seq[2])) {
 			seq = "\x1bO" + seq[2:]
 		}
 		seqs = append(seqs, seq)
 	}
-	if s.Status() == StatusStopped {
-		return ErrStopped
-	}
-	s.inMu.Lock()
-	defer s.inMu.Unlock()
+	return seqs, nil
+}
+
+// writeKeys writes seqs, KeyGap apart; the caller holds inMu.
+func (s *Session) writeKeys(names, seqs []string) error {
 	for i, seq := range seqs {
 		if i > 0 {
 			time.Sleep(s.opts.KeyGap)
@@ -250,10 +280,23 @@ func (s *Session) SendKeys(names []string) error {
 	return nil
 }
 
+// chooseTries bounds how often Choose moves the highlight before it gives
+// up without pressing Enter.
+const chooseTries = 3
+
 // Choose picks choice n (from 1) of the pending question: arrows from the
 // highlighted choice to n, then Enter. When the screen shows no highlight
 // it types the digit alone, which the CLIs' menus take as the choice.
 // The prompt clears once the screen moves on.
+//
+// Enter goes only once the screen shows choice n highlighted, and has for
+// a KeyGap. A menu acts on Enter with the highlight it has drawn last: an
+// Enter that comes before an arrow is drawn (a busy agent reads both in
+// one go) picks the choice the arrow was to leave, and an arrow the menu
+// never saw leaves the highlight where it was. Choose reads the highlight
+// off the screen and moves it again, up to chooseTries times; if it never
+// gets there it presses nothing more and returns an error wrapping
+// ErrNoReaction.
 func (s *Session) Choose(n int) error {
 	p := s.Pending()
 	if p == nil {
@@ -265,14 +308,96 @@ func (s *Session) Choose(n int) error {
 	if p.Selected < 0 || len(p.Choices) == 0 {
 		return s.SendKeys([]string{"text:" + strconv.Itoa(n)})
 	}
-	var ks []string
-	for i := p.Selected; i < n-1; i++ {
-		ks = append(ks, "Down")
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	want := n - 1
+	// Where the highlight is now, which may not be where it was when the
+	// question was seen.
+	sel, shown := s.watchMenu(p, func(int) bool { return true })
+	for try := 0; ; try++ {
+		if !shown {
+			return fmt.Errorf("%w: %s left the screen before choice %d was picked", ErrNoQuestion, p, n)
+		}
+		if sel == want {
+			break
+		}
+		if sel < 0 {
+			// The highlight is gone from the screen: the number alone.
+			return s.writeKeys([]string{"text"}, []string{strconv.Itoa(n)})
+		}
+		if try == chooseTries {
+			return fmt.Errorf("%w: choice %d stays highlighted after moving to choice %d %d times", ErrNoReaction, sel+1, n, chooseTries)
+		}
+		var names []string
+		for i := sel; i < want; i++ {
+			names = append(names, "Down")
+		}
+		for i := sel; i > want; i-- {
+			names = append(names, "Up")
+		}
+		seqs, err := s.keySeqs(names)
+		if err != nil {
+			return err
+		}
+		if err := s.writeKeys(names, seqs); err != nil {
+			return err
+		}
+		sel, shown = s.watchMenu(p, func(sel int) bool { return sel == want })
 	}
-	for i := p.Selected; i > n-1; i-- {
-		ks = append(ks, "Up")
+	if s.Status() == StatusStopped {
+		return ErrStopped
 	}
-	return s.SendKeys(append(ks, "Enter"))
+	if _, err := s.opts.Input.Write([]byte("\r")); err != nil {
+		return fmt.Errorf("sending key %q: %w", "Enter", err)
+	}
+	return nil
+}
+
+// menuPoll is how often Choose reads the screen while it waits for a
+// menu's highlight.
+const menuPoll = 5 * time.Millisecond
+
+// watchMenu reads question p off the live screen until it shows with a
+// highlight that done accepts, unchanged for a KeyGap; or until the screen
+// has not changed for a ReactTimeout (the agent drew all it was going to),
+// or slowReact ReactTimeouts passed. It returns the highlight (from 0) it read
+// last and whether p was on screen then.
+func (s *Session) watchMenu(p *Prompt, done func(sel int) bool) (sel int, shown bool) {
+	start := time.Now()
+	c := s.screen.Changes()
+	changedAt, heldSince := start, start
+	sel, shown = s.menuOnScreen(p)
+	for {
+		now := time.Now()
+		ok := shown && done(sel)
+		switch {
+		case ok && now.Sub(heldSince) >= s.opts.KeyGap:
+			return sel, shown
+		case !ok && now.Sub(changedAt) >= s.opts.ReactTimeout,
+			now.Sub(start) >= slowReact*s.opts.ReactTimeout,
+			s.Status() == StatusStopped:
+			return sel, shown
+		}
+		time.Sleep(menuPoll)
+		if next := s.screen.Changes(); next != c {
+			c, changedAt = next, time.Now()
+			wasSel, wasShown := sel, shown
+			sel, shown = s.menuOnScreen(p)
+			if sel != wasSel || shown != wasShown {
+				heldSince = changedAt
+			}
+		}
+	}
+}
+
+// menuOnScreen reads the live screen: whether it shows question p, and
+// which of its choices is highlighted.
+func (s *Session) menuOnScreen(p *Prompt) (sel int, shown bool) {
+	det := s.opts.Adapter.Detect(s.screen.Lines())
+	if string(det.State) != p.Kind || det.Question != p.Question || !slices.Equal(det.Choices, p.Choices) {
+		return -1, false
+	}
+	return det.Selected, true
 }
 
 // sendableLocked says why a message can't be typed now, or nil.
