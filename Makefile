@@ -55,6 +55,8 @@ fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/config/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzRequestBodies -fuzztime $(FUZZTIME) ./internal/api/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnRequest -fuzztime $(FUZZTIME) ./internal/agents/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzPlainText -fuzztime $(FUZZTIME) ./internal/agents/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzWrite -fuzztime $(FUZZTIME) ./internal/screen/
 
 clean:
 	rm -rf $(BIN)

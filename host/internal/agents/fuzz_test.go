@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -26,6 +27,19 @@ func FuzzSpawnRequest(f *testing.F) {
 		var ie *InputError
 		if err != nil && (!errors.As(err, &ie) || ie.Field == "" || ie.Msg == "") {
 			t.Fatalf("%s: refused with %v, want an InputError naming the field", body, err)
+		}
+	})
+}
+
+// FuzzPlainText: whatever an agent prints, the log reader neither panics
+// nor lets an escape byte through.
+func FuzzPlainText(f *testing.F) {
+	for _, seed := range []string{"a\r\nb", "\x1b[2GNote:\x1b[8GClaude", "\x1b]0;t\x07x", "\x1b[99999999C", "x\x1b["} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if out := plainText(b); bytes.IndexByte(out, 0x1b) >= 0 {
+			t.Fatalf("plainText(%q) = %q keeps an escape byte", b, out)
 		}
 	})
 }

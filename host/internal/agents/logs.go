@@ -1,9 +1,11 @@
 package agents
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -78,13 +80,21 @@ func plainText(b []byte) []byte {
 				out = out[:len(out)-1]
 			}
 		case c == 0x1b:
+			start := i
 			var final byte
 			i, final = skipEscape(b, i)
 			switch final {
 			case 'H', 'f', 'd', 'E', 'F', 'A', 'B':
 				newline()
-			case 'C':
-				out = append(out, ' ')
+			case 'C': // cursor forward n: the gap is blank
+				out = append(out, bytes.Repeat([]byte{' '}, min(csiParam(b[start:i]), 200))...)
+			case 'G', '`': // cursor to column n: TUIs space words this way
+				col := utf8.RuneCount(out[lineStart:])
+				if pad := min(csiParam(b[start:i]), 500) - 1 - col; pad > 0 {
+					out = append(out, bytes.Repeat([]byte{' '}, pad)...)
+				} else if col > 0 && out[len(out)-1] != ' ' {
+					out = append(out, ' ')
+				}
 			}
 		case c < 0x20 || c == 0x7f:
 			// Other control characters draw nothing.
@@ -93,6 +103,19 @@ func plainText(b []byte) []byte {
 		}
 	}
 	return out
+}
+
+// csiParam reads the first parameter of a CSI ("ESC [ 12 G" is 12); a
+// missing one is 1.
+func csiParam(seq []byte) int {
+	n := 0
+	for _, c := range seq[min(2, len(seq)):] {
+		if c < '0' || c > '9' || n > 1e6 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return max(n, 1)
 }
 
 // skipEscape skips the escape sequence that starts at b[i] and returns the
