@@ -369,6 +369,10 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
 	case errors.Is(err, agents.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, session.ErrUnknownKey):
+		writeError(w, http.StatusBadRequest, "keys", err.Error())
+	case errors.Is(err, session.ErrNoSuchChoice):
+		writeError(w, http.StatusBadRequest, "choice", err.Error())
 	case errors.Is(err, agents.ErrNoTerminal):
 		writeError(w, http.StatusConflict, "", err.Error())
 	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),

@@ -62,6 +62,8 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 		{"busy", fmt.Errorf("%w: still on the last message", session.ErrBusy), 409},
 		{"waits for an answer", fmt.Errorf("%w: trust question", session.ErrBlocked), 409},
 		{"no reaction", session.ErrNoReaction, 502},
+		{"a choice not offered", fmt.Errorf("%w: 9 is not one of 1 to 3", session.ErrNoSuchChoice), 400},
+		{"an unknown key", fmt.Errorf("%w %q", session.ErrUnknownKey, "F13"), 400},
 		{"timeout", fmt.Errorf("waiting: %w", context.DeadlineExceeded), 504},
 		{"anything else", fmt.Errorf("boom"), 500},
 	}

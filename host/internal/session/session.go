@@ -97,6 +97,10 @@ var (
 	ErrNoReaction = errors.New("agent did not react to the message")
 	// ErrNoQuestion: Choose without a pending question.
 	ErrNoQuestion = errors.New("no question is pending")
+	// ErrUnknownKey: SendKeys got a key name it doesn't know.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrNoSuchChoice: Choose got a number that isn't offered.
+	ErrNoSuchChoice = errors.New("no such choice")
 )
 
 // Options configure a session.
