@@ -175,13 +175,10 @@ Examples:
 			return c.fail(fmt.Errorf("agent %s: %w", a.ID, err))
 		}
 	}
-	switch {
-	case *quiet:
+	if *quiet {
 		fmt.Fprintln(std.stdout, a.ID)
-	case c.json():
-		printJSON(std.stdout, a.Raw)
-	default:
-		printAgent(std.stdout, a)
+	} else {
+		c.showAgent(a)
 	}
 	if *wait && (a.Status == "error" || a.Status == "stopped") {
 		fmt.Fprintf(std.stderr, "parallax-host agents spawn: agent %s did not start: it is %s\n", a.ID, a.Status)
@@ -310,26 +307,13 @@ func cmdGet(args []string, std stdio) int {
 Example:
   parallax-host agents get 3fa2c0de91b4e5f6 -o json
 `).withOutput()
-	pos, ok := c.parse(args, 1, 1)
-	if !ok {
-		return c.code
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, stop := c.context()
-	defer stop()
-	a, err := cl.Get(ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json() {
-		printJSON(std.stdout, a.Raw)
-	} else {
-		printAgent(std.stdout, a)
-	}
-	return 0
+	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		a, err := cl.Get(ctx, pos[0])
+		if err == nil {
+			c.showAgent(a)
+		}
+		return err
+	})
 }
 
 func cmdSend(args []string, std stdio) int {
@@ -472,26 +456,18 @@ memory are "-" on a runtime that reports no stats.
 Example:
   parallax-host agents metrics 3fa2c0de91b4e5f6
 `).withOutput()
-	pos, ok := c.parse(args, 1, 1)
-	if !ok {
-		return c.code
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, stop := c.context()
-	defer stop()
-	m, err := cl.Metrics(ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json() {
-		printJSON(std.stdout, m.Raw)
-	} else {
-		printMetrics(std.stdout, m)
-	}
-	return 0
+	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		m, err := cl.Metrics(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if c.json() {
+			printJSON(std.stdout, m.Raw)
+		} else {
+			printMetrics(std.stdout, m)
+		}
+		return nil
+	})
 }
 
 func cmdStop(args []string, std stdio) int {
@@ -506,24 +482,20 @@ Examples:
 	force := c.fs.Bool("force", false, "kill the agent at once")
 	var timeout durationFlag
 	c.fs.Var(&timeout, "timeout", "how long the agent may take to exit: a `DURATION` such as 10s, or seconds (default: the host's)")
-	pos, ok := c.parse(args, 1, 1)
-	if !ok {
-		return c.code
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, stop := c.context()
-	defer stop()
-	a, err := cl.Stop(ctx, pos[0], client.StopOptions{Force: *force, Timeout: time.Duration(timeout)})
-	if err != nil {
-		return c.fail(err)
-	}
+	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		a, err := cl.Stop(ctx, pos[0], client.StopOptions{Force: *force, Timeout: time.Duration(timeout)})
+		if err == nil {
+			c.showAgent(a)
+		}
+		return err
+	})
+}
+
+// showAgent prints a as a table, or as the API's JSON with -o json.
+func (c *clientCmd) showAgent(a client.Agent) {
 	if c.json() {
-		printJSON(std.stdout, a.Raw)
+		printJSON(c.std.stdout, a.Raw)
 	} else {
-		printAgent(std.stdout, a)
+		printAgent(c.std.stdout, a)
 	}
-	return 0
 }

@@ -149,6 +149,26 @@ func (c *clientCmd) context() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// run parses args, which must hold minPos to maxPos positional arguments,
+// and calls do with a client and a context that ends on Ctrl-C. It returns
+// the exit code: 1 if do failed, after saying why.
+func (c *clientCmd) run(args []string, minPos, maxPos int, do func(ctx context.Context, cl *client.Client, pos []string) error) int {
+	pos, ok := c.parse(args, minPos, maxPos)
+	if !ok {
+		return c.code
+	}
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	ctx, stop := c.context()
+	defer stop()
+	if err := do(ctx, cl, pos); err != nil {
+		return c.fail(err)
+	}
+	return 0
+}
+
 // fail reports err and returns exit code 1.
 func (c *clientCmd) fail(err error) int {
 	fmt.Fprintf(c.std.stderr, "parallax-host %s: %s\n", c.name, c.explain(err))
