@@ -257,36 +257,29 @@ Examples:
 	c.fs.StringVar(&opts.Runtime, "runtime", "", "only agents on this runtime, such as local")
 	c.fs.StringVar(&opts.Capability, "capability", "", "only agents with this capability")
 	quiet := c.fs.Bool("q", false, "print the agents' IDs only")
-	if _, ok := c.parse(args, 0, 0); !ok {
-		return c.code
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, stop := c.context()
-	defer stop()
-	as, err := cl.List(ctx, opts)
-	if err != nil {
-		return c.fail(err)
-	}
-	switch {
-	case *quiet:
-		for _, a := range as {
-			fmt.Fprintln(std.stdout, a.ID)
+	return c.run(args, 0, 0, func(ctx context.Context, cl *client.Client, _ []string) error {
+		as, err := cl.List(ctx, opts)
+		if err != nil {
+			return err
 		}
-	case c.json():
-		raws := make([][]byte, len(as))
-		for i, a := range as {
-			raws[i] = a.Raw
+		switch {
+		case *quiet:
+			for _, a := range as {
+				fmt.Fprintln(std.stdout, a.ID)
+			}
+		case c.json():
+			raws := make([][]byte, len(as))
+			for i, a := range as {
+				raws[i] = a.Raw
+			}
+			printJSON(std.stdout, []byte("["+string(joinBytes(raws, ","))+"]"))
+		case len(as) == 0:
+			fmt.Fprintln(std.stderr, "no agents")
+		default:
+			printAgents(std.stdout, as, time.Now())
 		}
-		printJSON(std.stdout, []byte("["+string(joinBytes(raws, ","))+"]"))
-	case len(as) == 0:
-		fmt.Fprintln(std.stderr, "no agents")
-	default:
-		printAgents(std.stdout, as, time.Now())
-	}
-	return 0
+		return nil
+	})
 }
 
 func joinBytes(bs [][]byte, sep string) []byte {

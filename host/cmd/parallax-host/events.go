@@ -21,37 +21,30 @@ Examples:
   parallax-host events --agent 3fa2c0de91b4e5f6 -o json | jq .
 `).withOutput()
 	agentID := c.fs.String("agent", "", "only the events of the agent with this `ID`")
-	if _, ok := c.parse(args, 0, 0); !ok {
-		return c.code
-	}
-	cl, err := c.client()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, stop := c.context()
-	defer stop()
-	s, err := cl.Events(ctx, *agentID)
-	if err != nil {
-		return c.fail(err)
-	}
-	defer s.Close()
-	for {
-		e, err := s.Next(ctx)
-		switch {
-		case errors.Is(err, context.Canceled):
-			return 0
-		case errors.Is(err, io.EOF):
-			fmt.Fprintln(std.stderr, "parallax-host events: the host ended the stream")
-			return 0
-		case err != nil:
-			return c.fail(err)
+	return c.run(args, 0, 0, func(ctx context.Context, cl *client.Client, _ []string) error {
+		s, err := cl.Events(ctx, *agentID)
+		if err != nil {
+			return err
 		}
-		if c.json() {
-			fmt.Fprintf(std.stdout, "%s\n", compactJSON(e.Raw))
-		} else {
-			printEvent(std.stdout, e)
+		defer s.Close()
+		for {
+			e, err := s.Next(ctx)
+			switch {
+			case errors.Is(err, context.Canceled):
+				return nil
+			case errors.Is(err, io.EOF):
+				fmt.Fprintln(std.stderr, "parallax-host events: the host ended the stream")
+				return nil
+			case err != nil:
+				return err
+			}
+			if c.json() {
+				fmt.Fprintf(std.stdout, "%s\n", compactJSON(e.Raw))
+			} else {
+				printEvent(std.stdout, e)
+			}
 		}
-	}
+	})
 }
 
 // printEvent writes e as one line: time, event, agent and data.
