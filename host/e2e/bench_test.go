@@ -207,7 +207,17 @@ func BenchmarkTerminalThroughput(b *testing.B) {
 	})
 	b.Run("websocket", func(b *testing.B) {
 		h := startHost(b, writeConfig(b, ""))
-		b.SetBytes(size)
+		plugin := childNamed(b, h.cmd.Process.Pid, "parallax-runtime-local")
+		hostCPU, pluginCPU := cpuTicks(b, h.cmd.Process.Pid), cpuTicks(b, plugin)
+		var delivered int64
+		defer func() {
+			// The runtime skips output the host reads slower than cat
+			// writes it, so the rate is what arrived, not what was written.
+			b.ReportMetric(float64(delivered)/1e6/b.Elapsed().Seconds(), "delivered-MB/s")
+			// Where the time goes, in CPU seconds per op (ticks are 10 ms).
+			b.ReportMetric(float64(cpuTicks(b, h.cmd.Process.Pid)-hostCPU)/100/float64(b.N), "host-cpu-s/op")
+			b.ReportMetric(float64(cpuTicks(b, plugin)-pluginCPU)/100/float64(b.N), "plugin-cpu-s/op")
+		}()
 		for range b.N {
 			b.StopTimer()
 			var a agent
@@ -223,17 +233,20 @@ func BenchmarkTerminalThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			var tail []byte
+			got := 0
 			for {
 				_, p, err := c.Read(ctx)
 				if err != nil {
 					b.Fatal(err)
 				}
+				got += len(p)
 				tail = append(tail[max(0, len(tail)-len(mark)):], p...)
 				if bytes.Contains(tail, []byte(mark+"\r\n")) {
 					break
 				}
 			}
 			b.StopTimer()
+			delivered += int64(got)
 			c.CloseNow()
 			cancel()
 			h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil)

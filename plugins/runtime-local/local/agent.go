@@ -417,8 +417,11 @@ type ring struct {
 	wake   chan struct{} // closed and replaced on every write and on close
 }
 
+// newRing reserves the whole ring at once. Growing it by appends would copy
+// it over and over at full output speed; and the pages of a large
+// allocation cost no memory until output reaches them.
 func newRing(size int) *ring {
-	return &ring{size: size, buf: make([]byte, 0, min(size, 4096)), wake: make(chan struct{})}
+	return &ring{size: size, buf: make([]byte, 0, size), wake: make(chan struct{})}
 }
 
 func (r *ring) write(p []byte) {
@@ -432,9 +435,7 @@ func (r *ring) write(p []byte) {
 		// Not wrapped yet: the buffer holds [0, end) in order.
 		r.buf = append(r.buf[:r.end], p...)
 	} else {
-		if len(r.buf) < r.size {
-			r.buf = append(r.buf, make([]byte, r.size-len(r.buf))...)
-		}
+		r.buf = r.buf[:r.size]
 		at := int(r.end % int64(r.size))
 		n := copy(r.buf[at:], p)
 		copy(r.buf, p[n:])
