@@ -100,11 +100,29 @@ var claudeRules = []Rule{
 		Extract: menuExtract},
 	{Name: "claude: working", State: StateBusy,
 		Match: regexp.MustCompile(`esc to interrupt`)},
+	// No usable key (none at all, or the user answered "No" to the API
+	// key question): the prompt box is drawn, but its footer says so and
+	// every message is answered "Not logged in · Please run /login". Only
+	// the footer counts; that answer stays in the conversation after a
+	// login.
+	{Name: "claude: not logged in", State: StateLoginRequired,
+		Match: claudeNotLoggedIn,
+		Extract: func(s Screen, d *Detection) {
+			d.Question = claudeNotLoggedInText.FindString(s.Text())
+			d.Message = "Claude Code has no usable API key: run /login in the agent's terminal, or give the agent an Anthropic API key"
+		}},
 	// The input box, whatever its footer says: "? for shortcuts", or in
 	// bypass mode "⏵⏵ bypass permissions on".
 	{Name: "claude: prompt", State: StateReady,
 		Match: regexp.MustCompile(`(?m)^─{10,}\s*\n\s*❯.*\n─{10,}`)},
 }
+
+// claudeNotLoggedIn is the footer under the prompt box's bottom rule (the
+// row right below a rule) saying there is no key.
+var (
+	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · Run /login`)
+	claudeNotLoggedInText = regexp.MustCompile(`Not logged in · Run /login`)
+)
 
 func menuExtract(s Screen, d *Detection) {
 	d.Question, d.Choices, d.Selected, _ = ParseMenu(s)
@@ -124,13 +142,19 @@ func claudeErrorText(s Screen) string {
 
 func (Claude) Detect(s Screen) Detection { return Detect(claudeRules, s) }
 
-// claudeChrome is what Claude Code draws around a reply: the turn's timing
-// line, tool-use lines, the prompt box and its footer.
-var claudeChrome = regexp.MustCompile(`^(✻ |─{10,}|❯|\? for shortcuts|⏵⏵ |⎿ )`)
+var claudeRule = regexp.MustCompile(`^─{10,}\s*$`)
 
-// Reply returns the text of the "● …" blocks drawn after the echoed input:
-// Claude Code marks each block of its reply with a bullet and indents the
-// block's further lines.
+// claudeChrome is what Claude Code draws around a reply: the turn's timing
+// line, tool-use lines, the prompt box and the rows of its footer ("? for
+// shortcuts", "⏵⏵ bypass permissions on", "esc to interrupt", "Not logged
+// in · Run /login", and on a row of its own "● high · /effort", which
+// looks like a reply block).
+var claudeChrome = regexp.MustCompile(`^(✻ |─{10,}|❯|\? for shortcuts|⏵⏵ |⎿ |esc to interrupt|Not logged in · |● \S+ · /effort)|· ← for agents|· /effort$`)
+
+// Reply returns the text of the "● …" blocks drawn after the echoed input
+// and above the prompt box: Claude Code marks each block of its reply with
+// a bullet and indents the block's further lines. after may be taller than
+// the screen, with the lines that scrolled off during the turn on top.
 func (Claude) Reply(before, after Screen, sent string) string {
 	probe := strings.TrimSpace(firstLine(sent))
 	start := 0
@@ -139,9 +163,18 @@ func (Claude) Reply(before, after Screen, sent string) string {
 			start = i + 1
 		}
 	}
+	// The prompt box is the last "❯" row between two rules; nothing from
+	// its top rule down (the box and its footer) is reply.
+	end := len(after)
+	for i := len(after) - 1; i > start; i-- {
+		if claudeRule.MatchString(after[i]) && i+1 < len(after) && strings.HasPrefix(after[i+1], "❯") {
+			end = i
+			break
+		}
+	}
 	var out []string
 	in := false
-	for _, row := range after[start:] {
+	for _, row := range after[start:end] {
 		trimmed := strings.TrimSpace(row)
 		switch {
 		case claudeChrome.MatchString(trimmed):

@@ -39,6 +39,15 @@ var recordings = []recorded{
 	{file: "claude/ready-bypass", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
 	{file: "claude/busy", state: adapter.StateBusy, rule: "claude: working", selected: -1},
 	{file: "claude/reply", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	// The prompt box is drawn, but the footer says "Not logged in · Run
+	// /login": no key, the key question answered "No", or a message sent
+	// anyway (answered "Not logged in · Please run /login").
+	{file: "claude/not-logged-in", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · Run /login", selected: -1, message: "run /login"},
+	{file: "claude/apikey-rejected", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · Run /login", selected: -1, message: "Anthropic API key"},
+	{file: "claude/not-logged-in-sent", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · Run /login", selected: -1, message: "run /login"},
 
 	{file: "codex/login", state: adapter.StateLoginRequired, rule: "codex: sign in",
 		question: "Choose how you want to use Codex.", choices: []string{"Sign in with ChatGPT", "Sign in with Device Code", "Sign in another way"}, selected: 0},
@@ -163,18 +172,21 @@ func TestEveryRuleIsRecorded(t *testing.T) {
 
 func TestReplyRecordings(t *testing.T) {
 	tests := []struct {
-		cli, sent, want string
+		name, before, after, sent, want string
 	}{
-		{"claude", "Say hello", "Hello from the fake model."},
-		{"codex", "Say hello", "Hello from the fake model."},
+		{"claude", "claude/ready", "claude/reply", "Say hello", "Hello from the fake model."},
+		{"codex", "codex/ready", "codex/reply", "Say hello", "Hello from the fake model."},
 		// Hand-written before the fake model existed, so it says
 		// something else.
-		{"aider", "Say hello", "Hello! How can I help you with your code today?"},
+		{"aider", "aider/ready", "aider/reply", "Say hello", "Hello! How can I help you with your code today?"},
+		// No reply: the answer is a "⎿" line, and the footer's
+		// "● high · /effort" on a row of its own is no reply block.
+		{"claude not logged in", "claude/not-logged-in", "claude/not-logged-in-sent", "Say hello", ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.cli, func(t *testing.T) {
-			a, _ := adapter.For(tt.cli)
-			before, after := render(t, tt.cli+"/ready"), render(t, tt.cli+"/reply")
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := adapter.For(cliOf(tt.before))
+			before, after := render(t, tt.before), render(t, tt.after)
 			if got := a.Reply(before, after, tt.sent); got != tt.want {
 				t.Errorf("Reply = %q, want %q", got, tt.want)
 			}

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -86,5 +87,53 @@ func TestFirstURL(t *testing.T) {
 		if got := FirstURL(screenOf(tt.screen)); got != tt.want {
 			t.Errorf("%s: FirstURL = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestClaudeReply(t *testing.T) {
+	rule := strings.Repeat("─", 120)
+	box := rule + "\n❯ \n" + rule + "\n"
+	long := func(n int) (screen, want string) {
+		var s, w []string
+		for i := 1; i <= n; i++ {
+			line := fmt.Sprintf("Line %d of %d.", i, n)
+			w = append(w, line)
+			if i == 1 {
+				line = "● " + line
+			} else {
+				line = "  " + line
+			}
+			s = append(s, line)
+		}
+		return strings.Join(s, "\n"), strings.Join(w, "\n")
+	}
+	longScreen, longWant := long(100)
+	tests := []struct {
+		name, after, want string
+	}{
+		{"footer on one row", "❯ Say hello\n\n● Hi.\n\n✻ Baked for 1s\n\n" + box +
+			"  ? for shortcuts · ← for agents" + strings.Repeat(" ", 60) + "● high · /effort\n", "Hi."},
+		{"the effort on a row of its own", "❯ Say hello\n\n● Hi.\n\n" + box +
+			"  ? for shortcuts · ← for agents" + strings.Repeat(" ", 60) + "Not logged in · Run /login\n" +
+			strings.Repeat(" ", 102) + "● high · /effort\n", "Hi."},
+		{"not logged in: no reply", "❯ Say hello\n  ⎿  Not logged in · Please run /login\n\n✻ Churned for 0s\n\n" + box +
+			"  ? for shortcuts · ← for agents" + strings.Repeat(" ", 60) + "Not logged in · Run /login\n" +
+			strings.Repeat(" ", 102) + "● high · /effort\n", ""},
+		{"bypass footer", "❯ Say hello\n\n● Hi.\n\n" + box +
+			"  ⏵⏵ bypass permissions on (shift+tab to cycle) · ← for agents" + strings.Repeat(" ", 30) + "● high · /effort\n", "Hi."},
+		// Were the box not drawn, the footer rows still aren't reply.
+		{"footer rows without a box", "❯ Say hello\n\n● Hi.\n\n  ? for shortcuts · ← for agents\n" +
+			strings.Repeat(" ", 102) + "● high · /effort\n  Not logged in · Run /login\n", "Hi."},
+		// A reply taller than the screen, with what scrolled off on top,
+		// an older turn above the echo.
+		{"longer than the screen", "❯ Earlier\n\n● Old reply.\n\n❯ Say hello\n\n" + longScreen + "\n\n✻ Baked for 3s\n\n" + box +
+			"  ? for shortcuts · ← for agents" + strings.Repeat(" ", 60) + "● high · /effort\n", longWant},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Claude{}).Reply(nil, screenOf(tt.after), "Say hello"); got != tt.want {
+				t.Errorf("Reply = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

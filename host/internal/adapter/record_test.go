@@ -555,6 +555,33 @@ func claudeScenarios() []scenario {
 			t.Logf("after Up, Enter:\n%s", s.screen())
 			s.assertFile(filepath.Join(s.home, ".claude.json"), `"approved"`)
 		}},
+		// Onboarded, but no key at all: Claude Code draws its prompt box
+		// with "Not logged in · Run /login" in the footer.
+		{cli: "claude", name: "not-logged-in", env: claudeEnv, setup: func(t *testing.T, s *session) {
+			claudeOnboarded(s, nil)
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`Not logged in`, time.Minute)
+			s.save("not-logged-in")
+			// A message typed anyway gets "Not logged in · Please run
+			// /login" as its answer, and the footer stays.
+			s.typeLine("Say hello")
+			s.waitFor(`Please run /login`, 30*time.Second)
+			s.waitFor(`✻ \S+ for \d+s`, 30*time.Second)
+			s.save("not-logged-in-sent")
+		}},
+		// The API key question answered with its default, "No": the key is
+		// rejected and Claude Code is as logged out as with no key.
+		{cli: "claude", name: "apikey-rejected", env: claudeEnv, setup: func(t *testing.T, s *session) {
+			withAnthropic(t, s, make(chan struct{}))
+			claudeOnboarded(s, nil)
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`Do you want to use this API key\?`, time.Minute)
+			s.settle()
+			s.send(keyEnter)
+			s.waitFor(`Not logged in`, 30*time.Second)
+			s.save("apikey-rejected")
+			s.assertFile(filepath.Join(s.home, ".claude.json"), `"rejected": \[\s*"`+regexp.QuoteMeta(keyTail)+`"`)
+		}},
 		{cli: "claude", name: "turn", env: claudeEnv, setup: func(t *testing.T, s *session) {
 			gate := make(chan struct{})
 			s.anthropic = withAnthropic(t, s, gate)

@@ -66,6 +66,8 @@ type Pending struct {
 	Selected   int      `json:"selected"`
 	LoginURL   string   `json:"loginUrl,omitempty"`
 	DeviceCode string   `json:"deviceCode,omitempty"`
+	// Message says what the user can do, where the CLI shows no URL.
+	Message string `json:"message,omitempty"`
 }
 
 // agent is one managed agent.
@@ -151,7 +153,7 @@ func (a *agent) view() View {
 		v.Error = a.redact(a.session.Error())
 		if p := a.session.Pending(); p != nil {
 			v.Pending = &Pending{Type: p.Kind, Question: p.Question, Choices: p.Choices, Selected: p.Selected,
-				LoginURL: p.LoginURL, DeviceCode: p.DeviceCode}
+				LoginURL: p.LoginURL, DeviceCode: p.DeviceCode, Message: p.Message}
 		}
 	}
 	v.Error = a.redact(v.Error)

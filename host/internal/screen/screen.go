@@ -105,6 +105,27 @@ func (s *Screen) History() []string {
 	return s.term.history()
 }
 
+// Scrolled counts the lines that have scrolled off the top of the main
+// screen into the history since the screen was made. It only grows, also
+// when the history drops its oldest lines or is cleared (ESC [ 3 J), so
+// two of its values bound the lines that scrolled off between them: see
+// ScrolledLines.
+func (s *Screen) Scrolled() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term.scrolled
+}
+
+// ScrolledLines returns the lines that scrolled off the top after Scrolled
+// returned from and before it returned to, oldest first, trailing spaces
+// trimmed; those the history no longer holds (more than 2000 lines ago, or
+// cleared) are left out.
+func (s *Screen) ScrolledLines(from, to uint64) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term.historySince(from, to)
+}
+
 // Changes counts the changes of the visible text. Two calls return the same
 // number if and only if the text is the same as at the first call, unless
 // it changed and changed back in between: the text is compared when it is
@@ -118,10 +139,18 @@ func (s *Screen) Changes() uint64 {
 
 // Snapshot returns Lines and Changes as of the same moment.
 func (s *Screen) Snapshot() (adapter.Screen, uint64) {
+	lines, changes, _ := s.SnapshotScrolled()
+	return lines, changes
+}
+
+// SnapshotScrolled returns Lines, Changes and Scrolled as of the same
+// moment: the lines that scrolled off before these visible ones are those
+// ScrolledLines returns up to scrolled.
+func (s *Screen) SnapshotScrolled() (lines adapter.Screen, changes, scrolled uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refresh()
-	return slices.Clone(s.lines), s.changes
+	return slices.Clone(s.lines), s.changes, s.term.scrolled
 }
 
 // AppCursor reports whether the program asked for application cursor

@@ -35,6 +35,10 @@ type term struct {
 	// ring of at most maxHistory lines; histNext is the oldest once full.
 	hist     []string
 	histNext int
+	// scrolled counts every line that ever went to the history; it only
+	// grows, also when the ring drops its oldest lines or is cleared. The
+	// history holds lines scrolled-len(hist) to scrolled-1.
+	scrolled uint64
 
 	// answer says someone reads replies to terminal queries; they collect
 	// in replies until Screen takes them.
@@ -712,6 +716,7 @@ func (t *term) remember(n int) {
 	for _, row := range t.main[:min(n, len(t.main))] {
 		b = appendText(b[:0], row)
 		line := string(b)
+		t.scrolled++
 		if len(t.hist) < maxHistory {
 			t.hist = append(t.hist, line)
 			continue
@@ -726,6 +731,23 @@ func (t *term) history() []string {
 	h := make([]string, 0, len(t.hist))
 	h = append(h, t.hist[t.histNext:]...)
 	return append(h, t.hist[:t.histNext]...)
+}
+
+// historySince returns the remembered lines numbered from to to-1 by
+// scrolled, oldest first; those no longer held are left out.
+func (t *term) historySince(from, to uint64) []string {
+	oldest := t.scrolled - uint64(len(t.hist))
+	from, to = max(from, oldest), min(to, t.scrolled)
+	if from >= to {
+		return nil
+	}
+	h := make([]string, 0, to-from)
+	for n := from; n < to; n++ {
+		// Line n sits n-oldest lines after the oldest, which is at
+		// histNext once the ring is full and at 0 before.
+		h = append(h, t.hist[(t.histNext+int(n-oldest))%len(t.hist)])
+	}
+	return h
 }
 
 // scrollUp moves rows top+n..bot up to top and blanks the n rows freed at

@@ -308,6 +308,64 @@ func TestHistoryBound(t *testing.T) {
 	}
 }
 
+func TestScrolledLines(t *testing.T) {
+	s := New(10, 3)
+	if n := s.Scrolled(); n != 0 {
+		t.Fatalf("Scrolled on a new screen = %d", n)
+	}
+	s.Write([]byte("a\r\nb\r\nc\r\nd\r\n"))
+	lines, _, mark := s.SnapshotScrolled()
+	if mark != 2 || !slices.Equal(s.ScrolledLines(0, mark), []string{"a", "b"}) {
+		t.Fatalf("Scrolled = %d, lines %q; want 2, [a b]", mark, s.ScrolledLines(0, mark))
+	}
+	checkLines(t, lines, []string{"c", "d", ""}, 3)
+	for i := range 5 {
+		s.Write(fmt.Appendf(nil, "%d\r\n", i))
+	}
+	end := s.Scrolled()
+	if got, want := s.ScrolledLines(mark, end), []string{"c", "d", "0", "1", "2"}; !slices.Equal(got, want) {
+		t.Errorf("ScrolledLines(%d, %d) = %q, want %q", mark, end, got, want)
+	}
+	if got := s.ScrolledLines(mark, mark+2); !slices.Equal(got, []string{"c", "d"}) {
+		t.Errorf("ScrolledLines up to a later mark = %q", got)
+	}
+	if got := s.ScrolledLines(end, end+5); got != nil {
+		t.Errorf("lines not scrolled yet: %q", got)
+	}
+
+	// Clearing the history loses the lines, not the count.
+	s.Write([]byte("\x1b[3J"))
+	if n := s.Scrolled(); n != end {
+		t.Errorf("Scrolled after ED 3 = %d, want %d", n, end)
+	}
+	s.Write([]byte("x\r\ny\r\n"))
+	if got := s.ScrolledLines(mark, s.Scrolled()); !slices.Equal(got, []string{"3", "4"}) {
+		t.Errorf("ScrolledLines across ED 3 = %q, want only what scrolled after it", got)
+	}
+}
+
+func TestScrolledLinesPastTheBound(t *testing.T) {
+	s := New(10, 3)
+	const n = 2*maxHistory + 300
+	for i := range n {
+		s.Write(fmt.Appendf(nil, "%d\r\n", i))
+	}
+	// Lines 0 to n-3 scrolled off; the ring holds the last maxHistory.
+	if got := s.Scrolled(); got != n-2 {
+		t.Fatalf("Scrolled = %d, want %d", got, n-2)
+	}
+	if got := s.ScrolledLines(0, 10); got != nil {
+		t.Errorf("lines the ring dropped: %q", got)
+	}
+	got := s.ScrolledLines(n-2-maxHistory-5, n-2-maxHistory+3)
+	if want := []string{fmt.Sprint(n - 2 - maxHistory), fmt.Sprint(n - 1 - maxHistory), fmt.Sprint(n - maxHistory)}; !slices.Equal(got, want) {
+		t.Errorf("ScrolledLines across the ring's start = %q, want %q", got, want)
+	}
+	if got := s.ScrolledLines(n-4, n-2); !slices.Equal(got, []string{fmt.Sprint(n - 4), fmt.Sprint(n - 3)}) {
+		t.Errorf("the newest lines = %q", got)
+	}
+}
+
 func TestResizeKeepsTheCursorRow(t *testing.T) {
 	s := New(10, 5)
 	s.Write([]byte("1\r\n2\r\n3\r\n4\r\n5"))

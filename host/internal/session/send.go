@@ -71,7 +71,7 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 		return Message{}, refused
 	}
 
-	before, readies, err := s.typeAndEnter(ctx, text)
+	before, mark, readies, err := s.typeAndEnter(ctx, text)
 	if err != nil {
 		return Message{}, err
 	}
@@ -80,12 +80,18 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	}
 
 	var after adapter.Screen
+	var end uint64
 	err = s.wait(ctx, func() bool {
 		switch {
 		case s.readies > readies:
-			after = s.readyLines
+			after, end = s.readyLines, s.readyScrolled
 			return true
 		case s.status == StatusError || s.status == StatusStopped:
+			refused = s.sendableLocked()
+			return true
+		case s.pending != nil && s.pending.Kind == EventLoginRequired:
+			// The turn ended at a login (the key was refused, say): no
+			// reply is coming. A question, though, is part of the turn.
 			refused = s.sendableLocked()
 			return true
 		}
@@ -97,6 +103,11 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	if refused != nil {
 		return Message{}, refused
 	}
+	// A reply taller than the screen scrolled its start off the top: the
+	// adapter reads the lines that did during the turn, then the screen.
+	if scrolled := s.screen.ScrolledLines(mark, end); len(scrolled) > 0 {
+		after = append(adapter.Screen(scrolled), after...)
+	}
 	msg := Message{Content: s.opts.Adapter.Reply(before, after, text), Role: "assistant", Time: time.Now()}
 	s.emitMu.Lock()
 	s.emit([]Event{s.event(EventMessage, map[string]any{"content": msg.Content, "role": msg.Role, "time": msg.Time})})
@@ -105,18 +116,19 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 }
 
 // typeAndEnter does steps 2 to 5 of Send. It returns the screen before
-// typing and the count of readies before Enter.
-func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen, uint64, error) {
+// typing, the screen's Scrolled then, and the count of readies before
+// Enter.
+func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen, uint64, uint64, error) {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 
-	before, c0 := s.screen.Snapshot()
+	before, c0, mark := s.screen.SnapshotScrolled()
 	payload := text
 	if strings.ContainsAny(text, "\r\n") {
 		payload = "\x1b[200~" + text + "\x1b[201~"
 	}
 	if _, err := s.opts.Input.Write([]byte(payload)); err != nil {
-		return nil, 0, fmt.Errorf("typing the message: %w", err)
+		return nil, 0, 0, fmt.Errorf("typing the message: %w", err)
 	}
 	if s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout) {
 		s.waitQuiet(ctx)
@@ -124,7 +136,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 		s.log.Debug("no echo of the typed text; pressing Enter anyway")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 
 	s.mu.Lock()
@@ -134,7 +146,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 	reacted := false
 	for try := 0; try < 2 && !reacted; try++ {
 		if _, err := s.opts.Input.Write([]byte("\r")); err != nil {
-			return nil, 0, fmt.Errorf("pressing Enter: %w", err)
+			return nil, 0, 0, fmt.Errorf("pressing Enter: %w", err)
 		}
 		wait := s.opts.ReactTimeout
 		if try > 0 {
@@ -142,11 +154,11 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 		}
 		reacted = s.waitScreen(ctx, c1, wait)
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 	}
 	if !reacted {
-		return nil, 0, ErrNoReaction
+		return nil, 0, 0, ErrNoReaction
 	}
 
 	s.emitMu.Lock()
@@ -162,7 +174,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 	s.mu.Unlock()
 	s.emit(evs)
 	s.emitMu.Unlock()
-	return before, readies, nil
+	return before, mark, readies, nil
 }
 
 // slowReact is how many ReactTimeouts Send waits for what a loaded
@@ -257,7 +269,7 @@ func (s *Session) keySeqs(names []string) ([]string, error) {
 		}
 		seq, ok := keys[strings.ToLower(name)]
 		if !ok {
-			return nil, fmt.Errorf("unknown key %q", name)
+			return nil, fmt.Errorf("%w %q: use Up, Down, Left, Right, Enter, Esc, Tab, ShiftTab, Space, Backspace, Delete, Home, End, PageUp, PageDown, CtrlC, CtrlD or \"text:...\"", ErrUnknownKey, name)
 		}
 		if appCursor && len(seq) == 3 && seq[1] == '[' && strings.ContainsRune("ABCD", rune(seq[2])) {
 			seq = "\x1bO" + seq[2:]
@@ -303,7 +315,7 @@ func (s *Session) Choose(n int) error {
 		return ErrNoQuestion
 	}
 	if len(p.Choices) > 0 && (n < 1 || n > len(p.Choices)) {
-		return fmt.Errorf("choice %d is not one of 1 to %d", n, len(p.Choices))
+		return fmt.Errorf("%w: %d is not one of 1 to %d", ErrNoSuchChoice, n, len(p.Choices))
 	}
 	if p.Selected < 0 || len(p.Choices) == 0 {
 		return s.SendKeys([]string{"text:" + strconv.Itoa(n)})

@@ -61,13 +61,18 @@ type Prompt struct {
 	Selected   int
 	LoginURL   string
 	DeviceCode string
-	Since      time.Time
+	// Message is the adapter's word on what the agent wants, such as how
+	// to log in, or "".
+	Message string
+	Since   time.Time
 }
 
 func (p *Prompt) String() string {
 	switch {
 	case p.Kind == EventLoginRequired && p.LoginURL != "":
 		return "login required at " + p.LoginURL
+	case p.Kind == EventLoginRequired && p.Message != "":
+		return "login required: " + p.Message
 	case p.Kind == EventLoginRequired:
 		return "login required"
 	case len(p.Choices) > 0:
@@ -78,7 +83,7 @@ func (p *Prompt) String() string {
 
 func (p *Prompt) same(q *Prompt) bool {
 	return p.Kind == q.Kind && p.Question == q.Question && slices.Equal(p.Choices, q.Choices) &&
-		p.LoginURL == q.LoginURL && p.DeviceCode == q.DeviceCode
+		p.LoginURL == q.LoginURL && p.DeviceCode == q.DeviceCode && p.Message == q.Message
 }
 
 var (
@@ -165,9 +170,12 @@ type Session struct {
 	// turnSawBusy: the adapter saw busy since the agent last went busy.
 	turnSawBusy bool
 	// readies counts transitions to ready, and readyLines is the screen
-	// at the last one, so a Send knows its turn ended and what it showed.
-	readies    uint64
-	readyLines adapter.Screen
+	// at the last one, so a Send knows its turn ended and what it showed;
+	// readyScrolled is the screen's Scrolled then, so a Send also gets
+	// what scrolled off during its turn.
+	readies       uint64
+	readyLines    adapter.Screen
+	readyScrolled uint64
 	// changed is closed and replaced when the status, the prompt or the
 	// screen changed, to wake the waiters of Send.
 	changed chan struct{}
@@ -342,7 +350,7 @@ func (s *Session) tick() {
 		return
 	}
 
-	lines, changes := s.screen.Snapshot()
+	lines, changes, scrolled := s.screen.SnapshotScrolled()
 	now := time.Now()
 	moved := changes != s.seen
 	if moved {
@@ -362,7 +370,7 @@ func (s *Session) tick() {
 	}
 	quiet := now.Sub(s.changedAt)
 	settled := quiet >= need
-	evs := s.applyLocked(det, settled, lines)
+	evs := s.applyLocked(det, settled, lines, scrolled)
 	if !settled && !s.exited {
 		s.armLocked(need - quiet)
 	}
@@ -373,7 +381,7 @@ func (s *Session) tick() {
 	s.emit(evs)
 }
 
-func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter.Screen) []Event {
+func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter.Screen, scrolled uint64) []Event {
 	var evs []Event
 	if s.exited || s.failed {
 		return nil
@@ -404,7 +412,7 @@ func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter
 		from := s.status
 		s.errMsg = ""
 		s.readies++
-		s.readyLines = lines
+		s.readyLines, s.readyScrolled = lines, scrolled
 		if s.startTimer != nil {
 			s.startTimer.Stop()
 		}
@@ -436,7 +444,7 @@ func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter
 func (s *Session) setPendingLocked(det adapter.Detection) []Event {
 	p := &Prompt{
 		Kind: string(det.State), Question: det.Question, Choices: det.Choices, Selected: det.Selected,
-		LoginURL: det.LoginURL, DeviceCode: det.DeviceCode, Since: time.Now(),
+		LoginURL: det.LoginURL, DeviceCode: det.DeviceCode, Message: det.Message, Since: time.Now(),
 	}
 	if s.pending != nil && s.pending.same(p) {
 		s.pending.Selected = p.Selected
@@ -448,6 +456,9 @@ func (s *Session) setPendingLocked(det adapter.Detection) []Event {
 	if p.Kind == EventLoginRequired {
 		data["loginUrl"] = p.LoginURL
 		data["deviceCode"] = p.DeviceCode
+	}
+	if p.Message != "" {
+		data["message"] = p.Message
 	}
 	if p.Question != "" || len(p.Choices) > 0 {
 		data["question"] = p.Question
