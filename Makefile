@@ -5,25 +5,29 @@ GO        ?= go
 BIN       := bin
 PLUGINS   := $(BIN)/plugins
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/...
+MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build run test agent-clis-latest bench lint fmt proto fuzz clean
+.PHONY: all build run test agent-clis-latest bench lint fmt proto fuzz images clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/parallax-host ./host/cmd/parallax-host
 	$(GO) build -o $(PLUGINS)/parallax-runtime-local ./plugins/runtime-local
+	$(GO) build -o $(PLUGINS)/parallax-runtime-docker ./plugins/runtime-docker
 
 run: build
 	$(BIN)/parallax-host run examples/config.hcl
 
-# Unit tests, the conformance suite against runtime-local as a real plugin,
-# and the end-to-end tests that drive the built binaries and the real agent
-# CLIs (pinned in test/agent-clis, cached outside the repo) over REST.
+# Unit tests, the conformance suite against runtime-local and runtime-docker
+# as real plugins, and the end-to-end tests that drive the built binaries and
+# the real agent CLIs (pinned in test/agent-clis, cached outside the repo)
+# over REST. test/docker/setup.sh installs and starts a Docker engine if
+# there is none, and builds the runtime-docker test image.
 test: build lint
+	sh test/docker/setup.sh
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -race -count=1 -timeout 15m $(MODULES)
 
@@ -36,6 +40,8 @@ bench: build
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/ && \
 	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/ ./host/internal/api/
+	sh test/docker/setup.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./plugins/runtime-docker/docker/
 
 lint:
 	$(GO) vet $(MODULES)
@@ -57,6 +63,18 @@ fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnRequest -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzPlainText -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzWrite -fuzztime $(FUZZTIME) ./internal/screen/
+
+# The agent images runtime-docker runs by default (see
+# plugins/runtime-docker/images/README.md). They install the CLIs from npm
+# and PyPI, so this needs the internet.
+IMAGE_PREFIX ?= parallax
+AGENT_IMAGES := claude codex gemini aider
+images:
+	docker build -t $(IMAGE_PREFIX)/agent-base:latest plugins/runtime-docker/images/agent-base
+	for a in $(AGENT_IMAGES); do \
+		docker build --build-arg BASE=$(IMAGE_PREFIX)/agent-base:latest \
+			-t $(IMAGE_PREFIX)/agent-$$a:latest plugins/runtime-docker/images/agent-$$a || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -19,6 +19,20 @@ runtime "local" {
   priority = 10
 }
 
+# Agents in containers on a Docker engine (make build builds the plugin,
+# make images the images). Uncomment to enable; see the README.
+# runtime "docker" {
+#   priority = 20
+#   config {
+#     network       = "none"            # agents reach nothing; "bridge" to reach model APIs
+#     images        = { claude = "parallax/agent-claude:latest", codex = "parallax/agent-codex:latest" }
+#     default_image = "parallax/agent-base:latest"
+#     pull_policy   = "if-missing"      # or "never", "always"
+#     workdir_roots = ["/tmp"]          # workdirs are mounted at /workspace only from here
+#     default_memory = "4Gi"
+#   }
+# }
+
 # How each agent CLI starts; all optional. The binaries must be on PATH,
 # or named here.
 agent_type "claude" {

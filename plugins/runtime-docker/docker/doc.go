@@ -1,0 +1,11 @@
+// Package docker is the "docker" parallax runtime: it runs each agent in
+// its own container on a Docker engine, with a TTY, limits enforced by the
+// engine, and labels that let a restarted plugin find and adopt the
+// containers it started, and never touch anyone else's.
+//
+// The files follow the layout every parallax runtime shares: config.go (the
+// config {} block), runtime.go (runtime.Runtime), agent.go (one running
+// agent), state.go (labels and recovery after a restart), stats.go, and,
+// specific to this runtime, image.go (which image, and pulling it) and
+// ring.go (the output kept for replay).
+package docker
