@@ -33,6 +33,7 @@ type Watcher struct {
 	a      *agent
 	mu     sync.Mutex
 	queue  []byte
+	last   []byte        // what Next returned last, reused once done with
 	err    error         // set once: why the watcher ended
 	notify chan struct{} // poked when queue or err changes
 	done   chan struct{} // closed when err is set
@@ -70,13 +71,15 @@ func replayable(b []byte, wrapped bool) []byte {
 
 // Next waits for output after what was returned before, and returns all
 // of it at once. It returns ErrAgentExited once the last output was
-// returned, ErrTooSlow at once, or ctx's error.
+// returned, ErrTooSlow at once, or ctx's error. What it returns is valid
+// until the next call: the two buffers take turns, so a fast stream of
+// output doesn't allocate.
 func (w *Watcher) Next(ctx context.Context) ([]byte, error) {
 	for {
 		w.mu.Lock()
 		if len(w.queue) > 0 && w.err != ErrTooSlow {
 			out := w.queue
-			w.queue = nil
+			w.queue, w.last = w.last[:0], out
 			w.mu.Unlock()
 			return out, nil
 		}
