@@ -72,9 +72,10 @@ func (Claude) Preseed(opts LaunchOptions) error {
 }
 
 // claudeRules are checked against testdata/claude; see its README for the
-// screens. The error screens are start-up failures after which Claude Code
-// exits: errors from a turn are printed into the conversation and stay on
-// screen after Claude Code is back at its prompt, so they are no rule here.
+// screens. The first two error screens are start-up failures after which
+// Claude Code exits; a turn that fails at the API is printed into the
+// conversation and counts only while nothing was sent after it (see "claude:
+// api error").
 var claudeRules = []Rule{
 	{Name: "claude: cannot reach the API", State: StateError,
 		Match:   regexp.MustCompile(`Unable to connect to Anthropic services`),
@@ -111,6 +112,17 @@ var claudeRules = []Rule{
 			d.Question = claudeNotLoggedInText.FindString(s.Text())
 			d.Message = "Claude Code has no usable API key: run /login in the agent's terminal, or give the agent an Anthropic API key"
 		}},
+	// A turn that failed at the API for a reason a retry won't fix (the
+	// account is out of credit): Claude Code answers the message with a
+	// "⎿ " line and is back at its prompt. It counts as an error only
+	// while it is the last thing in the conversation; once another
+	// message is sent, it is history and the rules around read the screen.
+	{Name: "claude: api error", State: StateError,
+		Match:   claudeAPIError,
+		Require: func(s Screen) bool { return nothingSentAfter(claudeAboveBox(s), claudeAPIError, claudeEcho) },
+		Extract: func(s Screen, d *Detection) {
+			d.Message = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lastRowMatching(s, claudeAPIError)), "⎿"))
+		}},
 	// The input box, whatever its footer says: "? for shortcuts", or in
 	// bypass mode "⏵⏵ bypass permissions on".
 	{Name: "claude: prompt", State: StateReady,
@@ -123,6 +135,37 @@ var (
 	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · Run /login`)
 	claudeNotLoggedInText = regexp.MustCompile(`Not logged in · Run /login`)
 )
+
+var (
+	// claudeAPIError is a turn's answer saying the API refused it for
+	// good, e.g. "⎿  Credit balance too low · Add funds: <billing URL>";
+	// the second space after "⎿" is a no-break space.
+	claudeAPIError = regexp.MustCompile(`(?m)^\s*⎿[\s\x{a0}]+Credit balance too low`)
+	// claudeEcho is a sent message, "❯ text" in the conversation.
+	claudeEcho = regexp.MustCompile(`^❯ \S`)
+)
+
+// claudeAboveBox is the screen above the prompt box (its top rule, the
+// rule right above the last "❯" row), so a draft typed into the box
+// doesn't read as a sent message.
+func claudeAboveBox(s Screen) Screen {
+	for i := len(s) - 2; i >= 0; i-- {
+		if claudeRule.MatchString(s[i]) && strings.HasPrefix(s[i+1], "❯") {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// lastRowMatching is the last row matching re, or "".
+func lastRowMatching(s Screen, re *regexp.Regexp) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		if re.MatchString(s[i]) {
+			return s[i]
+		}
+	}
+	return ""
+}
 
 func menuExtract(s Screen, d *Detection) {
 	d.Question, d.Choices, d.Selected, _ = ParseMenu(s)

@@ -82,12 +82,43 @@ var codexRules = []Rule{
 		}},
 	{Name: "codex: working", State: StateBusy,
 		Match: regexp.MustCompile(`esc to interrupt`)},
+	// A turn that failed at the API for a reason a retry won't fix (429
+	// insufficient_quota): Codex prints "■ Quota exceeded. …" and is back
+	// at its composer. It counts as an error only while it is the last
+	// thing in the conversation; once another message is sent, it is
+	// history and the rules around read the screen.
+	{Name: "codex: api error", State: StateError,
+		Match:   codexAPIError,
+		Require: func(s Screen) bool { return nothingSentAfter(codexAboveComposer(s), codexAPIError, codexEcho) },
+		Extract: func(s Screen, d *Detection) {
+			d.Message = strings.TrimSpace(strings.TrimPrefix(lastRowMatching(s, codexAPIError), "■"))
+		}},
 	// The composer shows "? for shortcuts" ~0.4 s after spawn, but Codex
 	// takes input only once the footer names the model ("<model> default ·
 	// <dir>") above "← for agents · ? for shortcuts". It says so while busy
 	// too, which the busy rule above catches first.
 	{Name: "codex: composer", State: StateReady,
 		Match: regexp.MustCompile(`(?m)^› .*\n(?:.*\n)*?\s+\S.* · .+\n\s*← for agents · \? for shortcuts`)},
+}
+
+var (
+	// codexAPIError is Codex's error cell for an exhausted quota. Not
+	// every "■ " line is an error: an interrupted turn gets one too.
+	codexAPIError = regexp.MustCompile(`(?m)^■ Quota exceeded`)
+	// codexEcho is a sent message, "› text" in the conversation.
+	codexEcho = regexp.MustCompile(`^› \S`)
+)
+
+// codexAboveComposer is the screen above the composer (the last "›" row),
+// so a draft, or the composer's placeholder, doesn't read as a sent
+// message.
+func codexAboveComposer(s Screen) Screen {
+	for i := len(s) - 1; i >= 0; i-- {
+		if strings.HasPrefix(s[i], "›") {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 func (Codex) Detect(s Screen) Detection { return Detect(codexRules, s) }

@@ -46,6 +46,10 @@ var recordings = []recorded{
 		question: "Not logged in · Run /login", selected: -1, message: "run /login"},
 	{file: "claude/apikey-rejected", state: adapter.StateLoginRequired, rule: "claude: not logged in",
 		question: "Not logged in · Run /login", selected: -1, message: "Anthropic API key"},
+	// The turn failed at the API (out of credit) and Claude Code is back
+	// at its prompt; see the rule.
+	{file: "claude/error-credit", state: adapter.StateError, rule: "claude: api error", selected: -1,
+		message: "Credit balance too low · Add funds: https://platform.claude.com/settings/billing"},
 	{file: "claude/not-logged-in-sent", state: adapter.StateLoginRequired, rule: "claude: not logged in",
 		question: "Not logged in · Run /login", selected: -1, message: "run /login"},
 
@@ -60,6 +64,9 @@ var recordings = []recorded{
 	{file: "codex/ready", state: adapter.StateReady, rule: "codex: composer", selected: -1},
 	{file: "codex/busy", state: adapter.StateBusy, rule: "codex: working", selected: -1},
 	{file: "codex/reply", state: adapter.StateReady, rule: "codex: composer", selected: -1},
+	// 429 insufficient_quota: Codex shows it at once, no retries.
+	{file: "codex/error-quota", state: adapter.StateError, rule: "codex: api error", selected: -1,
+		message: "Quota exceeded. Check your plan and billing details."},
 	{file: "codex/error-offline", state: adapter.StateError, rule: "codex: connection failed", selected: -1,
 		message: "Connection failed: error sending request"},
 
@@ -199,24 +206,51 @@ func TestReplyRecordings(t *testing.T) {
 func TestOldErrorsAreHistory(t *testing.T) {
 	for _, tt := range []struct {
 		file, next string
-		want       adapter.State
+		// above is how many rows above the last non-empty one the CLI
+		// prints an echo: above its input box and the box's status rows.
+		above int
+		want  adapter.State
 	}{
-		{"gemini/error-apikey", " > Say hello again", adapter.StateReady},
-		{"aider/error-auth", "> Say hello again", adapter.StateReady},
+		{"gemini/error-apikey", " > Say hello again", 6, adapter.StateReady},
+		{"aider/error-auth", "> Say hello again", 0, adapter.StateReady},
+		{"claude/error-credit", "❯ Say hello again", 3, adapter.StateReady},
+		{"codex/error-quota", "› Say hello again", 3, adapter.StateReady},
 	} {
 		s := render(t, tt.file)
-		// The echo goes above the prompt, where the CLI prints it.
 		last := len(s) - 1
 		for last > 0 && strings.TrimSpace(s[last]) == "" {
 			last--
 		}
-		if tt.file == "gemini/error-apikey" {
-			last -= 6 // above the input box and its status rows
-		}
+		last -= tt.above
 		withEcho := append(append(append(adapter.Screen{}, s[:last]...), tt.next), s[last:]...)
 		a, _ := adapter.For(cliOf(tt.file))
 		if d := a.Detect(withEcho); d.State != tt.want {
 			t.Errorf("%s with %q sent after: %q by %q, want %q", tt.file, tt.next, d.State, d.Rule, tt.want)
+		}
+	}
+}
+
+// Text typed into the input box but not sent doesn't make a failed turn
+// history.
+func TestDraftKeepsError(t *testing.T) {
+	for _, tt := range []struct{ file, box, draft string }{
+		{"claude/error-credit", "❯", "❯ Say hello again"},
+		{"codex/error-quota", "› Ask Codex to do anything", "› Say hello again"},
+	} {
+		s := append(adapter.Screen{}, render(t, tt.file)...)
+		found := false
+		for i := len(s) - 1; i >= 0; i-- {
+			if strings.TrimSpace(strings.ReplaceAll(s[i], "\u00a0", " ")) == tt.box {
+				s[i], found = tt.draft, true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("%s: no %q row", tt.file, tt.box)
+		}
+		a, _ := adapter.For(cliOf(tt.file))
+		if d := a.Detect(s); d.State != adapter.StateError {
+			t.Errorf("%s with a draft in the box: %q by %q, want error", tt.file, d.State, d.Rule)
 		}
 	}
 }

@@ -508,9 +508,10 @@ func claudeOnboarded(s *session, extra map[string]any) {
 }
 
 // withAnthropic starts a fake Anthropic API for the run, holding every turn
-// until gate is closed, and points the CLI at it with a fake key.
-func withAnthropic(t *testing.T, s *session, gate chan struct{}) *fakemodel.Anthropic {
-	fake := fakemodel.NewAnthropic(fakemodel.WithGate(gate), fakemodel.WithLog(t.Logf))
+// until gate is closed, and points the CLI at it with a fake key. opts
+// add to the fake's options (fakemodel.WithError).
+func withAnthropic(t *testing.T, s *session, gate chan struct{}, opts ...fakemodel.Option) *fakemodel.Anthropic {
+	fake := fakemodel.NewAnthropic(append([]fakemodel.Option{fakemodel.WithGate(gate), fakemodel.WithLog(t.Logf)}, opts...)...)
 	t.Cleanup(func() {
 		closeGate(gate)
 		fake.Close()
@@ -599,6 +600,23 @@ func claudeScenarios() []scenario {
 			s.save("reply")
 			t.Logf("fake saw %d turns, last user text %q", s.anthropic.TurnCount(), s.anthropic.LastUserText())
 		}},
+		// A turn that fails at the API the way an account out of credit
+		// does: 400 invalid_request_error "Your credit balance is too
+		// low…". The fake answers every turn so, at once (its gate is
+		// open).
+		{cli: "claude", name: "error-credit", env: claudeEnv, setup: func(t *testing.T, s *session) {
+			gate := make(chan struct{})
+			close(gate)
+			s.anthropic = withAnthropic(t, s, gate, fakemodel.WithError(400, "invalid_request_error", claudeCreditError))
+			claudeOnboarded(s, approved)
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`\? for shortcuts`, time.Minute)
+			s.typeLine("Say hello")
+			s.waitFor(`Credit balance too low`, time.Minute)
+			s.waitFor(`\? for shortcuts`, 30*time.Second)
+			s.save("error-credit")
+			t.Logf("fake saw %d turns, statuses %v", s.anthropic.TurnCount(), turnStatuses(s.anthropic.Turns()))
+		}},
 		{cli: "claude", name: "bypass-question", env: claudeEnv, args: []string{"--dangerously-skip-permissions"}, setup: func(t *testing.T, s *session) {
 			s.anthropic = withAnthropic(t, s, make(chan struct{}))
 			s.env["IS_SANDBOX"] = "1" // we run as root; see README
@@ -651,9 +669,9 @@ func codexSeeded(s *session, topConfig string) {
 }
 
 // withOpenAI starts a fake Responses API for the run, holding every turn
-// until gate is closed.
-func withOpenAI(t *testing.T, s *session, gate chan struct{}) *fakemodel.OpenAIResponses {
-	fake := fakemodel.NewOpenAIResponses(fakemodel.WithGate(gate), fakemodel.WithLog(t.Logf))
+// until gate is closed. opts add to the fake's options.
+func withOpenAI(t *testing.T, s *session, gate chan struct{}, opts ...fakemodel.Option) *fakemodel.OpenAIResponses {
+	fake := fakemodel.NewOpenAIResponses(append([]fakemodel.Option{fakemodel.WithGate(gate), fakemodel.WithLog(t.Logf)}, opts...)...)
 	t.Cleanup(func() {
 		closeGate(gate)
 		fake.Close()
@@ -705,6 +723,21 @@ func codexScenarios() []scenario {
 			s.save("reply")
 			t.Logf("fake saw %d turns, user texts %q", s.openai.TurnCount(), s.openai.UserTexts())
 		}},
+		// A turn that fails at the API the way an account out of quota
+		// does: 429 insufficient_quota.
+		{cli: "codex", name: "error-quota", setup: func(t *testing.T, s *session) {
+			gate := make(chan struct{})
+			close(gate)
+			fake := withOpenAI(t, s, gate, fakemodel.WithError(429, "insufficient_quota", codexQuotaError))
+			codexSeeded(s, fake.CodexConfig())
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`for agents`, time.Minute)
+			s.typeLine("Say hello")
+			s.waitFor(`(?i)quota`, 2*time.Minute)
+			s.waitFor(`\? for shortcuts`, 30*time.Second)
+			s.save("error-quota")
+			t.Logf("fake saw %d turns, statuses %v", s.openai.TurnCount(), turnStatuses(s.openai.Turns()))
+		}},
 		{cli: "codex", name: "error-offline", setup: func(t *testing.T, s *session) {
 			codexSeeded(s, "")
 			s.env["OPENAI_API_KEY"] = fakeOpenAIKey
@@ -716,6 +749,20 @@ func codexScenarios() []scenario {
 			s.save("error-offline")
 		}},
 	}
+}
+
+// What the APIs answer an account out of credit or quota.
+const (
+	claudeCreditError = "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."
+	codexQuotaError   = "You exceeded your current quota, please check your plan and billing details."
+)
+
+func turnStatuses(turns []fakemodel.Request) []int {
+	var out []int
+	for _, r := range turns {
+		out = append(out, r.Status)
+	}
+	return out
 }
 
 // --- Gemini CLI ---

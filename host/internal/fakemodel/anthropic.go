@@ -16,8 +16,9 @@ import (
 // content_block_delta (text_delta) …, content_block_stop, message_delta
 // (stop_reason end_turn, usage) and message_stop when the body says
 // "stream":true, as one JSON message otherwise. POST
-// /v1/messages/count_tokens gets a token count. Anything else is a 404
-// that is recorded all the same.
+// /v1/messages/count_tokens gets a token count. With WithError, every
+// message request gets that error instead. Anything else is a 404 that is
+// recorded all the same.
 type Anthropic struct {
 	*Server
 	ids atomic.Int64
@@ -59,6 +60,12 @@ func (a *Anthropic) handle(s *Server, w http.ResponseWriter, r *http.Request, re
 			}
 		}
 		s.received(req)
+		if e := s.cfg.err; e != nil {
+			if s.wait(r) {
+				writeJSON(w, e.status, anthropicError(e.typ, e.message))
+			}
+			return
+		}
 		if in.Model == "" {
 			in.Model = "claude-fake"
 		}

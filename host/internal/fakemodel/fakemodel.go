@@ -4,7 +4,7 @@
 // 127.0.0.1 that answers every turn with a configurable text, streamed in
 // the API's own server-sent-event format, and records what it was asked so
 // tests can assert on it. They are fakes, not simulators: no tools, no
-// token counting, no errors unless a test asks for them.
+// token counting, no errors unless a test asks for them (WithError).
 package fakemodel
 
 import (
@@ -49,6 +49,13 @@ type config struct {
 	delay time.Duration
 	gate  <-chan struct{}
 	logf  func(format string, args ...any)
+	err   *apiError
+}
+
+// apiError is what WithError makes every turn fail with.
+type apiError struct {
+	status       int
+	typ, message string
 }
 
 // WithReply sets the text every turn is answered with; it gets the
@@ -68,6 +75,22 @@ func WithDelay(d time.Duration) Option {
 // long as a test needs.
 func WithGate(gate <-chan struct{}) Option {
 	return func(c *config) { c.gate = gate }
+}
+
+// WithError makes every turn fail at the API: after the delay or gate,
+// if any, the fake answers with HTTP status and the API's own error body
+// instead of a message, whether or not the turn asked for a stream. The
+// Anthropic fake answers {"type":"error","error":{"type":errType,
+// "message":message}}; the OpenAI fake answers {"error":{"message":message,
+// "type":errType,"code":errType}}. For example, what each answers an
+// account out of credit:
+//
+//	NewAnthropic(WithError(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."))
+//	NewOpenAIResponses(WithError(429, "insufficient_quota", "You exceeded your current quota, please check your plan and billing details."))
+//
+// Requests that aren't turns (HEAD /, model lists) are answered as usual.
+func WithError(status int, errType, message string) Option {
+	return func(c *config) { c.err = &apiError{status: status, typ: errType, message: message} }
 }
 
 // WithLog logs every request the fake receives, e.g. with t.Logf.

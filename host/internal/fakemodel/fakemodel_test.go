@@ -189,3 +189,82 @@ func TestGateHoldsTurn(t *testing.T) {
 		t.Errorf("last user text %q", o.LastUserText())
 	}
 }
+
+func TestAnthropicError(t *testing.T) {
+	const msg = "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."
+	a := NewAnthropic(WithError(400, "invalid_request_error", msg))
+	defer a.Close()
+	if head, err := http.Head(a.URL() + "/"); err != nil || head.StatusCode != 200 {
+		t.Fatalf("HEAD / isn't a turn and should still answer 200: %v %v", head, err)
+	}
+	for _, stream := range []string{"true", "false"} {
+		resp := post(t, a.URL()+"/v1/messages?beta=true", `{"model":"m","stream":`+stream+`,"messages":[{"role":"user","content":"Say hello"}]}`)
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("stream %s: status %d, Content-Type %q", stream, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		var body struct {
+			Type  string `json:"type"`
+			Error struct{ Type, Message string }
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Type != "error" || body.Error.Type != "invalid_request_error" || body.Error.Message != msg {
+			t.Errorf("stream %s: body %+v", stream, body)
+		}
+	}
+	turns := a.Turns()
+	if len(turns) != 2 || turns[0].Status != 400 || turns[0].UserText != "Say hello" || !turns[0].Stream {
+		t.Errorf("turns %+v", turns)
+	}
+}
+
+func TestOpenAIResponsesError(t *testing.T) {
+	const msg = "You exceeded your current quota, please check your plan and billing details."
+	gate := make(chan struct{})
+	o := NewOpenAIResponses(WithError(429, "insufficient_quota", msg), WithGate(gate))
+	defer o.Close()
+	got := make(chan *http.Response)
+	go func() {
+		resp, err := http.Post(o.URL()+"/v1/responses", "application/json", strings.NewReader(`{"stream":true,"input":"hi"}`))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- resp
+	}()
+	select {
+	case <-got:
+		t.Fatal("answered before the gate opened")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if r := o.Turns(); len(r) != 1 || r[0].Status != 0 || r[0].UserText != "hi" {
+		t.Errorf("held turn not visible: %+v", r)
+	}
+	close(gate)
+	resp := <-got
+	if resp == nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 429 {
+		t.Errorf("status %d", resp.StatusCode)
+	}
+	var body struct {
+		Error struct{ Message, Type, Code string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Error.Message != msg || body.Error.Type != "insufficient_quota" || body.Error.Code != "insufficient_quota" {
+		t.Errorf("body %+v", body)
+	}
+	if r := o.Turns(); len(r) != 1 || r[0].Status != 429 {
+		t.Errorf("turns %+v", r)
+	}
+	// Requests that aren't turns are answered as usual.
+	if r, err := http.Get(o.URL() + "/v1/models"); err != nil || r.StatusCode != 200 {
+		t.Errorf("GET /v1/models: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+}

@@ -17,8 +17,8 @@ import (
 // response.content_part.added, response.output_text.delta …,
 // response.output_text.done, response.content_part.done,
 // response.output_item.done and response.completed (with usage), or as one
-// JSON response when the body doesn't ask for a stream. GET /v1/models lists
-// one model. Anything else is a 404 that is recorded all the same.
+// JSON response when the body doesn't ask for a stream; with WithError it
+// gets that error instead. GET /v1/models lists one model. Anything else is a 404 that is recorded all the same.
 type OpenAIResponses struct {
 	*Server
 	ids atomic.Int64
@@ -91,6 +91,13 @@ func (o *OpenAIResponses) handle(s *Server, w http.ResponseWriter, r *http.Reque
 		req.Turn, req.Stream = true, in.Stream
 		req.UserText = lastUserText(in.Input)
 		s.received(req)
+		if e := s.cfg.err; e != nil {
+			if s.wait(r) {
+				writeJSON(w, e.status, map[string]any{"error": map[string]any{
+					"message": e.message, "type": e.typ, "code": e.typ, "param": nil}})
+			}
+			return
+		}
 		if in.Model == "" {
 			in.Model = "gpt-fake"
 		}
