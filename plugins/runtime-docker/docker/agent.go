@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/scrollback"
 )
 
 const (
@@ -33,7 +35,7 @@ type agent struct {
 	container string // the engine's container id
 	log       hclog.Logger
 	cli       *client.Client
-	out       *ring
+	out       *scrollback.Ring
 	labels    map[string]string
 	warnings  []string
 	startedAt time.Time
@@ -67,14 +69,14 @@ type agent struct {
 	sample cpuSample
 }
 
-func newAgent(log hclog.Logger, cli *client.Client, id, containerID string, scrollback int) *agent {
+func newAgent(log hclog.Logger, cli *client.Client, id, containerID string, scrollbackBytes int) *agent {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &agent{
 		id:        id,
 		container: containerID,
 		log:       log.With("agent", id, "container", shortID(containerID)),
 		cli:       cli,
-		out:       newRing(scrollback),
+		out:       scrollback.NewRing(scrollbackBytes),
 		ctx:       ctx,
 		cancel:    cancel,
 		exited:    make(chan struct{}),
@@ -115,7 +117,7 @@ func (a *agent) pump() {
 	for {
 		n, err := a.stream.Reader.Read(buf)
 		if n > 0 {
-			a.out.write(buf[:n])
+			a.out.Write(buf[:n])
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && a.ctx.Err() == nil {
@@ -145,7 +147,7 @@ func (a *agent) watch() {
 	case <-time.After(drainMax):
 		a.log.Warn("attach stream still open after the container exited; ending it")
 	}
-	a.out.close()
+	a.out.Close()
 	close(a.drained)
 	if err := a.remove(); err != nil {
 		a.log.Warn("cannot remove exited container", "error", err)
@@ -300,7 +302,7 @@ func (a *agent) release(ctx context.Context) error {
 	err := a.remove()
 	a.stream.Close()
 	a.cancel()
-	a.out.close()
+	a.out.Close()
 	return err
 }
 
@@ -310,7 +312,7 @@ func (a *agent) discard() {
 		a.stream.Close()
 	}
 	a.cancel()
-	a.out.close()
+	a.out.Close()
 	if err := a.remove(); err != nil {
 		a.log.Warn("cannot remove the container of a failed start", "error", err)
 	}
@@ -364,55 +366,23 @@ func (a *agent) resizeRetrying(ctx context.Context, size runtime.Size) error {
 // attach returns a new reader of the agent's output, starting at the
 // oldest byte the ring still holds.
 func (a *agent) attach() *conn {
-	return &conn{a: a, pos: a.out.oldest(), closed: make(chan struct{})}
+	return &conn{a: a, Reader: a.out.NewReader(func(n int64) {
+		a.log.Debug("slow reader skipped output", "bytes", n)
+	})}
 }
 
 // conn is one Attach. Reads pull from the ring at the conn's own position,
 // so a slow reader holds up nobody; one that falls further behind than the
-// ring holds skips ahead. Writes go to the one attach stream.
+// ring holds skips ahead. Writes go to the agent's terminal.
 type conn struct {
+	*scrollback.Reader
 	a      *agent
-	readMu sync.Mutex
-	pos    int64
-
-	closeOnce sync.Once
-	closed    chan struct{}
+	closed atomic.Bool
 }
 
-func (c *conn) Read(p []byte) (int, error) {
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	for {
-		select {
-		case <-c.closed:
-			return 0, io.ErrClosedPipe
-		default:
-		}
-		n, skipped, wake, eof := c.a.out.read(&c.pos, p)
-		if skipped > 0 {
-			c.a.log.Debug("slow reader skipped output", "bytes", skipped)
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
-		if eof {
-			return 0, io.EOF
-		}
-		select {
-		case <-wake:
-		case <-c.closed:
-			return 0, io.ErrClosedPipe
-		}
-	}
-}
-
-// Write types into the terminal. It blocks while the engine doesn't take
-// the bytes, that is while the agent doesn't read its input.
 func (c *conn) Write(p []byte) (int, error) {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, io.ErrClosedPipe
-	default:
 	}
 	if c.a.hasExited() {
 		return 0, errors.New("agent exited")
@@ -424,8 +394,8 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // Close detaches; the agent runs on.
 func (c *conn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
-	return nil
+	c.closed.Store(true)
+	return c.Reader.Close()
 }
 
 // exitStatus reads how a container ended. The engine reports a process

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/scrollback"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +34,7 @@ type agent struct {
 	cmd       *exec.Cmd
 	pid       int
 	ptmx      *os.File
-	out       *ring
+	out       *scrollback.Ring
 	cg        *agentCgroup
 	marker    []string // env entries that mark the agent's processes
 	startedAt time.Time
@@ -69,7 +71,7 @@ func (a *agent) pump() {
 	for {
 		n, err := a.ptmx.Read(buf)
 		if n > 0 {
-			a.out.write(buf[:n])
+			a.out.Write(buf[:n])
 		}
 		if err != nil {
 			return // EIO once no process holds the terminal; ErrClosed after Stop
@@ -97,7 +99,7 @@ func (a *agent) wait() {
 	a.log.Debug("agent exited", "code", st.Code, "signal", st.Signal, "reason", st.Reason)
 
 	a.drain()
-	a.out.close()
+	a.out.Close()
 	close(a.drained)
 }
 
@@ -107,7 +109,7 @@ func (a *agent) wait() {
 // drainMax.
 func (a *agent) drain() {
 	deadline := time.After(drainMax)
-	last := a.out.written()
+	last := a.out.Written()
 	for {
 		select {
 		case <-a.pumpDone:
@@ -115,7 +117,7 @@ func (a *agent) drain() {
 		case <-deadline:
 			return
 		case <-time.After(drainGrace):
-			if now := a.out.written(); now != last {
+			if now := a.out.Written(); now != last {
 				last = now
 				continue
 			}
@@ -312,7 +314,7 @@ func (a *agent) release(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	_ = a.ptmx.Close()
-	a.out.close()
+	a.out.Close()
 	return a.cg.remove(ctx)
 }
 
@@ -341,56 +343,23 @@ func setWinsize(sc syscall.RawConn, size runtime.Size) error {
 // attach returns a new reader of the agent's output, starting at the
 // oldest byte the ring still holds.
 func (a *agent) attach() *conn {
-	return &conn{a: a, pos: a.out.oldest(), closed: make(chan struct{})}
+	return &conn{a: a, Reader: a.out.NewReader(func(n int64) {
+		a.log.Debug("slow reader skipped output", "bytes", n)
+	})}
 }
 
 // conn is one Attach. Reads pull from the ring at the conn's own position,
-// so a slow reader holds up nobody. A reader that falls further behind than
-// the ring holds skips ahead to the oldest byte still held; what it missed
-// is lost to it.
+// so a slow reader holds up nobody; one that falls further behind than the
+// ring holds skips ahead. Writes go to the agent's terminal.
 type conn struct {
+	*scrollback.Reader
 	a      *agent
-	readMu sync.Mutex
-	pos    int64
-
-	closeOnce sync.Once
-	closed    chan struct{}
+	closed atomic.Bool
 }
 
-func (c *conn) Read(p []byte) (int, error) {
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	for {
-		select {
-		case <-c.closed:
-			return 0, io.ErrClosedPipe
-		default:
-		}
-		n, skipped, wake, eof := c.a.out.read(&c.pos, p)
-		if skipped > 0 {
-			c.a.log.Debug("slow reader skipped output", "bytes", skipped)
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
-		if eof {
-			return 0, io.EOF
-		}
-		select {
-		case <-wake:
-		case <-c.closed:
-			return 0, io.ErrClosedPipe
-		}
-	}
-}
-
-// Write sends input to the terminal. It blocks while the terminal's input
-// queue is full, that is while the agent doesn't read its input.
 func (c *conn) Write(p []byte) (int, error) {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, io.ErrClosedPipe
-	default:
 	}
 	if c.a.hasExited() {
 		return 0, errors.New("agent exited")
@@ -400,96 +369,6 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // Close detaches; the agent runs on.
 func (c *conn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
-	return nil
-}
-
-// ring keeps the last size bytes of output. Positions are absolute byte
-// offsets into everything the agent ever wrote, so each reader can tell
-// where it is and whether it fell behind.
-type ring struct {
-	size int
-
-	mu     sync.Mutex
-	buf    []byte // grows up to size, then wraps
-	end    int64  // offset of the next byte to be written
-	closed bool
-	wake   chan struct{} // closed and replaced on every write and on close
-}
-
-// newRing reserves the whole ring at once. Growing it by appends would copy
-// it over and over at full output speed; and the pages of a large
-// allocation cost no memory until output reaches them.
-func newRing(size int) *ring {
-	return &ring{size: size, buf: make([]byte, 0, size), wake: make(chan struct{})}
-}
-
-func (r *ring) write(p []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(p) > r.size {
-		r.end += int64(len(p) - r.size)
-		p = p[len(p)-r.size:]
-	}
-	if r.end+int64(len(p)) <= int64(r.size) {
-		// Not wrapped yet: the buffer holds [0, end) in order.
-		r.buf = append(r.buf[:r.end], p...)
-	} else {
-		r.buf = r.buf[:r.size]
-		at := int(r.end % int64(r.size))
-		n := copy(r.buf[at:], p)
-		copy(r.buf, p[n:])
-	}
-	r.end += int64(len(p))
-	// After close, wake stays closed: readers are not to block any more.
-	// Late output (from leftover processes holding the terminal) is still
-	// kept for whoever reads it before EOF.
-	if !r.closed {
-		close(r.wake)
-		r.wake = make(chan struct{})
-	}
-}
-
-func (r *ring) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.closed {
-		r.closed = true
-		close(r.wake)
-	}
-}
-
-// written is the number of bytes ever written.
-func (r *ring) written() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.end
-}
-
-func (r *ring) oldest() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return max(0, r.end-int64(r.size))
-}
-
-// read copies from *pos into p and advances *pos. With nothing to read it
-// returns a channel that is closed when there may be, or eof once the ring
-// is closed.
-func (r *ring) read(pos *int64, p []byte) (n int, skipped int64, wake <-chan struct{}, eof bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if oldest := max(0, r.end-int64(r.size)); *pos < oldest {
-		skipped, *pos = oldest-*pos, oldest
-	}
-	if avail := r.end - *pos; avail < int64(len(p)) {
-		p = p[:avail]
-	}
-	for len(p) > 0 {
-		at := int(*pos % int64(r.size))
-		c := copy(p, r.buf[at:min(len(r.buf), at+len(p))])
-		n += c
-		*pos += int64(c)
-		p = p[c:]
-	}
-	return n, skipped, r.wake, r.closed && *pos == r.end
+	c.closed.Store(true)
+	return c.Reader.Close()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/scrollback"
 	"golang.org/x/sys/unix"
 )
 
@@ -311,7 +312,7 @@ func (r *Runtime) spawn(spec runtime.Spec, p plan) (*agent, error) {
 		id:       spec.ID,
 		name:     name,
 		log:      r.log.With("agent", spec.ID),
-		out:      newRing(r.cfg.ScrollbackBytes),
+		out:      scrollback.NewRing(r.cfg.ScrollbackBytes),
 		marker:   marker(r.host, spec.ID),
 		labels:   maps.Clone(spec.Labels),
 		exited:   make(chan struct{}),
