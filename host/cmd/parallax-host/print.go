@@ -31,7 +31,7 @@ func printAgent(w io.Writer, a client.Agent) {
 	row("ID", a.ID)
 	row("NAME", dash(a.Name))
 	row("TYPE", a.Type)
-	row("STATUS", a.Status)
+	row("STATUS", string(a.Status))
 	row("RUNTIME", dash(a.Runtime))
 	if !a.CreatedAt.IsZero() {
 		row("CREATED", a.CreatedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(a.CreatedAt))+" ago)")
@@ -51,7 +51,7 @@ func printAgent(w io.Writer, a client.Agent) {
 	if p := a.Pending; p != nil {
 		switch p.Type {
 		case "login_required":
-			row("WAITING ON", "login"+prefixed(": ", p.LoginURL)+prefixed(" code ", p.DeviceCode))
+			row("WAITING ON", "login"+prefixed(": ", p.LoginURL)+prefixed(" code ", p.DeviceCode)+prefixed(" — ", p.Message))
 		default:
 			row("WAITING ON", p.Type+prefixed(": ", oneLine(p.Question)))
 			for i, c := range p.Choices {
@@ -99,9 +99,9 @@ func printMetrics(w io.Writer, m client.Metrics) {
 // status is an agent's status, with what it waits on.
 func status(a client.Agent) string {
 	if a.Pending != nil {
-		return a.Status + " (" + strings.ReplaceAll(a.Pending.Type, "_", " ") + ")"
+		return string(a.Status) + " (" + strings.ReplaceAll(a.Pending.Type, "_", " ") + ")"
 	}
-	return a.Status
+	return string(a.Status)
 }
 
 // age says roughly how long d is, as "45s", "12m", "3h" or "2d".

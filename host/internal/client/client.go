@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/parallax/parallax/host/internal/agents"
 	"io"
 	"net/http"
 	"net/url"
@@ -80,30 +81,16 @@ func (e *ConnError) Error() string {
 
 func (e *ConnError) Unwrap() error { return e.Err }
 
-// Agent is a managed agent as the API shows it. Raw is the JSON it was
-// read from, for callers that pass it on as is.
+// Agent is a managed agent as the API shows it: the host's own type, so
+// the two can't drift apart. Raw is the JSON it was read from, for callers
+// that pass it on as is.
 type Agent struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Type         string    `json:"type"`
-	Status       string    `json:"status"`
-	Runtime      string    `json:"runtime"`
-	CreatedAt    time.Time `json:"createdAt"`
-	Capabilities []string  `json:"capabilities"`
-	Role         string    `json:"role"`
-	Workdir      string    `json:"workdir"`
-	Command      []string  `json:"command,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	Warnings     []string  `json:"warnings,omitempty"`
-	Pending      *Pending  `json:"pending,omitempty"`
-	Exit         *Exit     `json:"exit,omitempty"`
-
+	agents.View
 	Raw json.RawMessage `json:"-"`
 }
 
 func (a *Agent) UnmarshalJSON(b []byte) error {
-	type fields Agent
-	if err := json.Unmarshal(b, (*fields)(a)); err != nil {
+	if err := json.Unmarshal(b, &a.View); err != nil {
 		return err
 	}
 	a.Raw = bytes.Clone(b)
@@ -111,21 +98,10 @@ func (a *Agent) UnmarshalJSON(b []byte) error {
 }
 
 // Pending is a question or login prompt the agent waits on.
-type Pending struct {
-	Type       string   `json:"type"` // question or login_required
-	Question   string   `json:"question,omitempty"`
-	Choices    []string `json:"choices,omitempty"`
-	Selected   int      `json:"selected"`
-	LoginURL   string   `json:"loginUrl,omitempty"`
-	DeviceCode string   `json:"deviceCode,omitempty"`
-}
+type Pending = agents.Pending
 
 // Exit is how an agent's process ended.
-type Exit struct {
-	Code   int    `json:"code"`
-	Signal string `json:"signal,omitempty"`
-	Reason string `json:"reason"`
-}
+type Exit = agents.Exit
 
 // SpawnRequest asks for a new managed agent.
 type SpawnRequest struct {
