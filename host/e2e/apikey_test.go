@@ -390,6 +390,16 @@ func (h *host) deleteRound(id string) error {
 	return nil
 }
 
+// spawnRound spawns an agent for one round.
+func (h *host) spawnRound(req map[string]any) (agent, error) {
+	var a agent
+	code, err := h.doErr("POST", "/api/managed-agents", req, &a)
+	if err == nil && code != http.StatusCreated {
+		err = fmt.Errorf("spawn: status %d, %+v", code, a)
+	}
+	return a, err
+}
+
 // The key comes only in the spawn request's env, so pre-seeding can't
 // approve it and Claude Code asks; the answer goes in through the API by
 // the number of the "Yes" choice.
@@ -397,15 +407,9 @@ func TestRealCLI_ClaudeAPIKeyQuestionAnsweredYes20Times(t *testing.T) {
 	h, rec, dataDir := startKeyRecordingHost(t)
 	runRounds(t, h, apiKeyRounds, apiKeyParallel, func(i int, id *string) (err error) {
 		key := roundKey("ask", i)
-		var a agent
-		code, err := h.doErr("POST", "/api/managed-agents", map[string]any{
-			"type": "claude", "workdir": t.TempDir(), "env": map[string]string{"ANTHROPIC_API_KEY": key},
-		}, &a)
+		a, err := h.spawnRound(map[string]any{"type": "claude", "workdir": t.TempDir(), "env": map[string]string{"ANTHROPIC_API_KEY": key}})
 		if err != nil {
 			return err
-		}
-		if code != http.StatusCreated {
-			return fmt.Errorf("spawn: status %d, %+v", code, a)
 		}
 		*id = a.ID
 		defer func() {
@@ -428,7 +432,7 @@ func TestRealCLI_ClaudeAPIKeyQuestionAnsweredYes20Times(t *testing.T) {
 			return fmt.Errorf("the question's choices %q lack a Yes and a No", q.Pending.Choices)
 		}
 		var after agentWithPending
-		code, err = h.doErr("POST", "/api/managed-agents/"+a.ID+"/answer", map[string]any{"choice": yes}, &after)
+		code, err := h.doErr("POST", "/api/managed-agents/"+a.ID+"/answer", map[string]any{"choice": yes}, &after)
 		if err != nil {
 			return err
 		}
@@ -455,15 +459,9 @@ func TestRealCLI_ClaudePreseededKeyNeverAsks20Times(t *testing.T) {
 	h, rec, _ := startKeyRecordingHost(t)
 	runRounds(t, h, apiKeyRounds, apiKeyParallel, func(i int, id *string) (err error) {
 		key := roundKey("seed", i)
-		var a agent
-		code, err := h.doErr("POST", "/api/managed-agents", map[string]any{
-			"type": "claude", "workdir": t.TempDir(), "credentials": map[string]string{"anthropicKey": key},
-		}, &a)
+		a, err := h.spawnRound(map[string]any{"type": "claude", "workdir": t.TempDir(), "credentials": map[string]string{"anthropicKey": key}})
 		if err != nil {
 			return err
-		}
-		if code != http.StatusCreated {
-			return fmt.Errorf("spawn: status %d, %+v", code, a)
 		}
 		*id = a.ID
 		defer func() {
