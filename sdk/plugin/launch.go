@@ -75,6 +75,7 @@ func Launch(ctx context.Context, path string, logger hclog.Logger, opts ...Launc
 		Managed:          false,
 		StartTimeout:     cfg.startTimeout,
 		Logger:           logger,
+		GRPCDialOptions:  dialOptions(),
 	})
 
 	client, err := connect(ctx, proc)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -52,7 +53,9 @@ func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOptio
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         pluginSet(impl, cfg.logger),
-		GRPCServer:      goplugin.DefaultGRPCServer,
-		Logger:          cfg.logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, serverOptions()...)...)
+		},
+		Logger: cfg.logger,
 	})
 }

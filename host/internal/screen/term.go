@@ -165,8 +165,14 @@ func (c *cursor) clamp(cols, rows int) {
 }
 
 func fill(cells []rune, r rune) {
-	for i := range cells {
-		cells[i] = r
+	if len(cells) == 0 {
+		return
+	}
+	// Doubling copies run as memmove, several times faster than a loop
+	// of stores for a row.
+	cells[0] = r
+	for i := 1; i < len(cells); i *= 2 {
+		copy(cells[i:], cells[:i])
 	}
 }
 
@@ -181,19 +187,97 @@ func splitWide(row []rune, x int) {
 // write parses p. A sequence or rune cut off at the end of p is finished
 // by the next write.
 func (t *term) write(p []byte) {
-	for i := 0; i < len(p); i++ {
+	for i := 0; i < len(p); {
 		b := p[i]
-		if t.state == ground && t.need == 0 && b >= 0x20 && b < 0x7f {
-			// Plain ASCII text is most of the output: print it without
-			// going through the state machine.
-			for ; i < len(p) && p[i] >= 0x20 && p[i] < 0x7f; i++ {
-				t.printASCII(p[i])
+		if t.state == ground && t.need == 0 {
+			// Text is most of the output: print it without going
+			// through the state machine, ASCII a run at a time.
+			if b >= 0x20 && b < 0x7f {
+				j := i + 1
+				for j < len(p) && p[j] >= 0x20 && p[j] < 0x7f {
+					j++
+				}
+				t.printASCIIRun(p[i:j])
+				i = j
+				continue
 			}
-			i--
-			continue
+			if b == 0x1b {
+				if n := t.fastCSI(p[i:]); n > 0 {
+					i += n
+					continue
+				}
+			}
+			if b >= utf8.RuneSelf {
+				if r, n := decodeRune(p[i:]); n > 0 {
+					t.print(r)
+					i += n
+					continue
+				}
+			}
 		}
 		t.step(b)
+		i++
 	}
+}
+
+// decodeRune decodes the valid UTF-8 rune at the start of p, or returns
+// n == 0 for a broken or cut-off one, which the state machine then reads.
+// Three-byte runes (box drawing, spinners, CJK) get their own path, as
+// utf8.DecodeRune takes its slow one for them.
+func decodeRune(p []byte) (r rune, n int) {
+	if len(p) >= 3 && p[0] >= 0xe1 && p[0] <= 0xef && p[0] != 0xed &&
+		p[1]&0xc0 == 0x80 && p[2]&0xc0 == 0x80 {
+		// No overlong forms or surrogates start with these bytes.
+		return rune(p[0]&0x0f)<<12 | rune(p[1]&0x3f)<<6 | rune(p[2]&0x3f), 3
+	}
+	if !utf8.FullRune(p) {
+		return 0, 0
+	}
+	// DecodeRune rejects what startRune does: overlong forms, surrogates,
+	// runes past U+10FFFF.
+	if r, n := utf8.DecodeRune(p); r != utf8.RuneError {
+		return r, n
+	}
+	return 0, 0
+}
+
+// fastCSI runs a whole CSI at the start of p, as the state machine would:
+// ESC [, a private prefix or none, decimal parameters and a final byte. It
+// returns its length, or 0 to leave anything else to the state machine.
+func (t *term) fastCSI(p []byte) int {
+	if len(p) < 3 || p[1] != '[' {
+		return 0
+	}
+	i := 2
+	t.prefix = 0
+	if p[i] >= '<' && p[i] <= '?' {
+		t.prefix = p[i]
+		i++
+	}
+	t.nparam, t.params[0] = 0, 0
+	for ; i < len(p); i++ {
+		b := p[i]
+		switch {
+		case b >= '0' && b <= '9':
+			v := t.params[t.nparam]*10 + int(b-'0')
+			if v > maxParam {
+				return 0
+			}
+			t.params[t.nparam] = v
+		case b == ';':
+			if t.nparam == maxParams-1 {
+				return 0
+			}
+			t.nparam++
+			t.params[t.nparam] = 0
+		case b >= 0x40 && b <= 0x7e:
+			t.csiDispatch(b)
+			return i + 1
+		default:
+			return 0
+		}
+	}
+	return 0
 }
 
 func (t *term) step(b byte) {
@@ -850,6 +934,42 @@ func (t *term) printASCII(b byte) {
 		r = decGraphics[b-decGraphicsFirst]
 	}
 	t.put(r, 1)
+}
+
+// printASCIIRun is printASCII for each byte of s, a row at a time.
+func (t *term) printASCIIRun(s []byte) {
+	c := &t.cur
+	for len(s) > 0 {
+		if c.lineDrawing {
+			for _, b := range s {
+				t.printASCII(b)
+			}
+			return
+		}
+		if c.wrapNext {
+			c.x = 0
+			t.index()
+		}
+		if c.x == t.cols-1 && !t.autowrap {
+			// Without autowrap every rune lands in the last column:
+			// only the last one stays.
+			s = s[len(s)-1:]
+		}
+		n := min(len(s), t.cols-c.x)
+		row := t.grid[c.y]
+		splitWide(row, c.x)
+		splitWide(row, c.x+n)
+		for k, b := range s[:n] {
+			row[c.x+k] = rune(b)
+		}
+		t.last = rune(s[n-1])
+		c.x += n
+		if c.x == t.cols {
+			c.x = t.cols - 1
+			c.wrapNext = t.autowrap
+		}
+		s = s[n:]
+	}
 }
 
 // print draws a rune decoded from UTF-8, so never ASCII.

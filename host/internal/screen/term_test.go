@@ -434,6 +434,7 @@ func FuzzWrite(f *testing.F) {
 	f.Add([]byte("\x1b[-1@\x1b[5;5r\x1b[99L\x1b[?6h\x1bM\x1b[2J"), []byte{7, 3})
 	f.Add([]byte("日本語のテキスト🚀\x1b[3G\x1b[2@\x1b[?7l\x1b[99C中\x1b[1P\x1b[6n\x1b]11;?\x07"), []byte{5, 2, 1, 1, 3, 9})
 	f.Add([]byte("\x1b[2K\x1b[1A\x1b[2K\x1b[G\x1b[38;5;30m●\x1b[39m line\r\n\x1b7\x1b[5;1H\x1b[2K⠋ Thinking…\x1b8"), []byte{40, 10, 120, 40})
+	f.Add([]byte("a long line of ascii that wraps\x1b[?7lno autowrap here either\x1b[?7h\x1b(0lqqk\x1b(B日x\x1b[1;11H日本wide at the edge"), []byte{})
 	f.Fuzz(func(t *testing.T, p, sizes []byte) {
 		// Short runs keep the fuzzer's minimizing, which tries removing
 		// every range of bytes, from stalling on big inputs.
