@@ -154,6 +154,48 @@ func TestDockerRuntime_FakeClaudeRepliesResizesReportsAndLeavesNoContainer(t *te
 	eventually(t, "the agent's container to be gone", func() bool { return containersOf(t, a.ID) == "" })
 }
 
+// The home the host pre-seeds for Claude Code reaches the container at
+// /home/agent, naming the workdir as the agent sees it, /workspace.
+func TestDockerRuntime_PreseededHomeNamesTheContainersPaths(t *testing.T) {
+	needDocker(t)
+	root := t.TempDir()
+	workdir := filepath.Join(root, "repo")
+	if err := os.Mkdir(workdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, writeConfigWith(t, "", strings.Replace(dockerRuntime, `network       = "none"`,
+		fmt.Sprintf("network = \"none\"\n    workdir_roots = [%q]", root), 1)))
+	key := "sk-ant-FAKE-preseed-0123456789abcdefghij"
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "claude", "runtime": "docker", "workdir": workdir,
+		"credentials": map[string]string{"anthropicKey": key},
+		"command":     []string{"/bin/sh", "-c", `echo "home=$HOME pwd=$(pwd)"; cat "$HOME/.claude.json"; echo; cat "$HOME/.claude/settings.json"; echo; echo END; exec sleep 300`},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn on runtime docker: status %d; log:\n%s", code, h.logs())
+	}
+	tm := h.attachTerm(a.ID)
+	tm.waitFor("END")
+	out := strings.ReplaceAll(tm.output(), "\r\n", "\n")
+	for _, want := range []string{
+		"home=/home/agent pwd=/workspace",
+		`"hasCompletedOnboarding": true`,
+		`"/workspace": {`,
+		`"hasTrustDialogAccepted": true`,
+		key[len(key)-20:], // the approved key, by its last 20 characters
+		`"skipDangerousModePermissionPrompt": true`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the agent's view of its home lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, root) || strings.Contains(out, "agents/"+a.ID) {
+		t.Errorf("the agent's home names paths of the host machine:\n%s", out)
+	}
+	h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil)
+	eventually(t, "the agent's container to be gone", func() bool { return containersOf(t, a.ID) == "" })
+}
+
 func TestDockerRuntime_PluginKilledIsRestartedAndReadoptsTheContainer(t *testing.T) {
 	needDocker(t)
 	h := startHost(t, writeConfigWith(t, "", dockerRuntime))

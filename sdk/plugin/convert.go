@@ -29,6 +29,7 @@ func infoToProto(in runtime.Info) *runtimev1.Info {
 			MemoryLimit: in.Capabilities.MemoryLimit,
 			Timeout:     in.Capabilities.Timeout,
 		},
+		AgentPaths: &runtimev1.AgentPaths{Home: in.AgentPaths.Home, Workdir: in.AgentPaths.Workdir},
 	}
 	for _, a := range in.ConfigSchema {
 		out.ConfigSchema = append(out.ConfigSchema, &runtimev1.ConfigAttr{
@@ -56,6 +57,7 @@ func infoFromProto(in *runtimev1.Info) runtime.Info {
 			MemoryLimit: caps.GetMemoryLimit(),
 			Timeout:     caps.GetTimeout(),
 		},
+		AgentPaths: runtime.AgentPaths{Home: in.GetAgentPaths().GetHome(), Workdir: in.GetAgentPaths().GetWorkdir()},
 	}
 	for _, a := range in.GetConfigSchema() {
 		out.ConfigSchema = append(out.ConfigSchema, runtime.ConfigAttr{
@@ -94,6 +96,7 @@ func specToProto(in runtime.Spec) *runtimev1.Spec {
 		},
 		Labels: in.Labels,
 		Image:  in.Image,
+		Home:   in.Home,
 	}
 }
 
@@ -112,6 +115,7 @@ func specFromProto(in *runtimev1.Spec) runtime.Spec {
 		},
 		Labels: nilIfEmptyMap(in.GetLabels()),
 		Image:  in.GetImage(),
+		Home:   in.GetHome(),
 	}
 }
 

@@ -72,6 +72,7 @@ func (r *basicRuntime) Describe(context.Context) (runtime.Info, error) {
 			{Name: "network", Type: "string", Required: true, Description: "docker network"},
 			{Name: "images", Type: "map(string)"},
 		},
+		AgentPaths: runtime.AgentPaths{Home: "/home/agent", Workdir: "/workspace"},
 	}, r.fail
 }
 

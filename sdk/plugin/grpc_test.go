@@ -28,6 +28,7 @@ func testSpec(id string) runtime.Spec {
 		Resources: runtime.Resources{CPU: "500m", Memory: "2Gi", Timeout: time.Hour},
 		Labels:    map[string]string{"team": "a"},
 		Image:     "parallax/agent-claude:latest",
+		Home:      "/var/lib/parallax/agents/a1/home",
 	}
 }
 
@@ -65,7 +66,8 @@ func TestDescribeDerivesCapabilitiesFromInterfaces(t *testing.T) {
 				{Name: "images", Type: "map(string)"},
 			}
 			if info.Name != "fake" || info.Version != "1.2.3" || info.DefaultPriority != 42 ||
-				!reflect.DeepEqual(info.ConfigSchema, wantSchema) {
+				!reflect.DeepEqual(info.ConfigSchema, wantSchema) ||
+				info.AgentPaths != (runtime.AgentPaths{Home: "/home/agent", Workdir: "/workspace"}) {
 				t.Errorf("Describe = %+v", info)
 			}
 		})

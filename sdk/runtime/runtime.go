@@ -99,6 +99,21 @@ type Info struct {
 	// in the host's HCL file. The host decodes the block against it, so
 	// mistakes are reported at their place in the user's file.
 	ConfigSchema []ConfigAttr
+	// AgentPaths is for runtimes whose agents have a filesystem of their
+	// own, such as a container's.
+	AgentPaths AgentPaths
+}
+
+// AgentPaths says where a runtime's agents see their home and workdir. An
+// empty field means at the path the host gives in the Spec, as for local
+// processes. The host uses them in what it writes for the agent, such as
+// the CLI's list of trusted folders and its HOME.
+type AgentPaths struct {
+	// Home is where the runtime puts a copy of Spec.Home, like
+	// "/home/agent".
+	Home string
+	// Workdir is where the runtime mounts Spec.Workdir, like "/workspace".
+	Workdir string
 }
 
 // Capabilities says which optional features a runtime has. Resize, Stats
@@ -174,6 +189,12 @@ type Spec struct {
 	Labels    map[string]string
 	// Image is a hint for runtimes that run images; others ignore it.
 	Image string
+	// Home, when set, is a directory on the host's machine holding what
+	// the agent's home starts with: the CLI's settings, trust and
+	// credentials files. A runtime with Info.AgentPaths.Home copies its
+	// contents there, owned by the agent's user; one without runs the
+	// agent with Env's HOME, which the host points here.
+	Home string
 }
 
 // State is an agent's state in its runtime.

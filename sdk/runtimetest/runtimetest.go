@@ -71,6 +71,7 @@ func Run(t *testing.T, opts Options) {
 		t.Run("InputReachesProcess", s.testInputReachesProcess)
 		t.Run("OutputBeforeAttachIsReplayed", s.testOutputBeforeAttachIsReplayed)
 		t.Run("EnvIsPassed", s.testEnvIsPassed)
+		t.Run("HomeIsProvided", s.testHomeIsProvided)
 		t.Run("WorkdirIsUsed", s.testWorkdirIsUsed)
 		t.Run("InspectDescribesRunningAgent", s.testInspectRunning)
 		t.Run("UnenforcedLimitsWarn", s.testUnenforcedLimitsWarn)

@@ -1,7 +1,9 @@
 package runtimetest
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,6 +137,26 @@ func (s *suite) testEnvIsPassed(t *testing.T) {
 	e.mustStart(spec)
 	tm := e.mustAttach(spec.ID)
 	if err := tm.waitFor("env:" + val + ":end"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The agent finds Spec.Home's files in its HOME, which the host sets to
+// Info.AgentPaths.Home where the runtime has one, else to Spec.Home.
+func (s *suite) testHomeIsProvided(t *testing.T) {
+	e := s.setup(t)
+	dir := t.TempDir()
+	val := "seeded-" + nonce()
+	if err := os.WriteFile(filepath.Join(dir, ".seed"), []byte(val), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := cmp.Or(e.info.AgentPaths.Home, dir)
+	spec := e.spec(`echo "home:$HOME:$(cat "$HOME/.seed"):end"; exec sleep 300`)
+	spec.Home = dir
+	spec.Env = map[string]string{"HOME": home}
+	e.mustStart(spec)
+	tm := e.mustAttach(spec.ID)
+	if err := tm.waitFor("home:" + home + ":" + val + ":end"); err != nil {
 		t.Fatal(err)
 	}
 }

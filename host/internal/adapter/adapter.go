@@ -133,10 +133,14 @@ type LaunchOptions struct {
 	Approval string
 	// ExtraArgs are appended to the argv.
 	ExtraArgs []string
-	Workdir   string
-	// Home is the agent's private home directory, already created, or ""
-	// when pre-seeding is off.
-	Home        string
+	// Workdir and Home are the agent's workdir and private home as the
+	// agent sees them; Home is "" when pre-seeding is off.
+	Workdir string
+	Home    string
+	// SeedDir is the home on this machine, already created, for Preseed to
+	// write to. It is Home, except on a runtime whose agents have a
+	// filesystem of their own (a container) that starts with a copy of it.
+	SeedDir     string
 	Credentials Credentials
 	// Env is the user's env from the request; it wins over the adapter's.
 	Env map[string]string
@@ -148,9 +152,9 @@ type Adapter interface {
 	Type() string
 	// Launch builds the argv and env.
 	Launch(opts LaunchOptions) (Launch, error)
-	// Preseed writes the files into opts.Home (and for some CLIs, config
-	// naming opts.Workdir) that let the CLI skip onboarding and trust
-	// prompts.
+	// Preseed writes the files into opts.SeedDir (config naming
+	// opts.Workdir, for some CLIs) that let the CLI skip onboarding and
+	// trust prompts.
 	Preseed(opts LaunchOptions) error
 	// Detect reads the screen.
 	Detect(screen Screen) Detection

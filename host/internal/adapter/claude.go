@@ -37,7 +37,7 @@ func (Claude) Launch(opts LaunchOptions) (Launch, error) {
 // when it will run with --dangerously-skip-permissions, it also accepts
 // the bypass-mode warning in $HOME/.claude/settings.json.
 func (Claude) Preseed(opts LaunchOptions) error {
-	if opts.Home == "" {
+	if opts.SeedDir == "" {
 		return nil
 	}
 	state := map[string]any{"hasCompletedOnboarding": true}
@@ -50,13 +50,13 @@ func (Claude) Preseed(opts LaunchOptions) error {
 		// Claude Code remembers an approved key by its last 20 characters.
 		state["customApiKeyResponses"] = map[string]any{"approved": []string{key[max(0, len(key)-20):]}, "rejected": []string{}}
 	}
-	if err := writeJSON(filepath.Join(opts.Home, ".claude.json"), state); err != nil {
+	if err := writeJSON(filepath.Join(opts.SeedDir, ".claude.json"), state); err != nil {
 		return err
 	}
 	if opts.Approval == "ask" {
 		return nil
 	}
-	dir := filepath.Join(opts.Home, ".claude")
+	dir := filepath.Join(opts.SeedDir, ".claude")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

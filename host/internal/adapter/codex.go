@@ -34,10 +34,10 @@ func (Codex) Launch(opts LaunchOptions) (Launch, error) {
 // Preseed writes $CODEX_HOME/auth.json with the API key, so Codex skips
 // its sign-in screen, and marks the workdir trusted in config.toml.
 func (Codex) Preseed(opts LaunchOptions) error {
-	if opts.Home == "" {
+	if opts.SeedDir == "" {
 		return nil
 	}
-	dir := filepath.Join(opts.Home, ".codex")
+	dir := filepath.Join(opts.SeedDir, ".codex")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

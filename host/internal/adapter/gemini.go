@@ -24,10 +24,10 @@ func (Gemini) Launch(opts LaunchOptions) (Launch, error) {
 // Preseed trusts the workdir and, with an API key, picks API-key auth, so
 // Gemini skips its trust and auth dialogs.
 func (Gemini) Preseed(opts LaunchOptions) error {
-	if opts.Home == "" {
+	if opts.SeedDir == "" {
 		return nil
 	}
-	dir := filepath.Join(opts.Home, ".gemini")
+	dir := filepath.Join(opts.SeedDir, ".gemini")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

@@ -65,11 +65,13 @@ func TestLaunch(t *testing.T) {
 }
 
 func TestPreseed(t *testing.T) {
-	home, workdir := t.TempDir(), "/work/project"
+	// As on a container runtime: the agent sees its home and workdir at
+	// other paths than where the files are written.
+	home, workdir := t.TempDir(), "/workspace"
 	creds := Credentials{AnthropicKey: "sk-ant-FAKE-0000-abcdefghijklmnopqrst", OpenAIKey: "sk-FAKE-openai"}
 	for _, typ := range []string{"claude", "codex", "gemini"} {
 		a, _ := For(typ)
-		if err := a.Preseed(LaunchOptions{Home: home, Workdir: workdir, Credentials: creds}); err != nil {
+		if err := a.Preseed(LaunchOptions{Home: "/home/agent", SeedDir: home, Workdir: workdir, Credentials: creds}); err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
 	}
@@ -89,7 +91,7 @@ func TestPreseed(t *testing.T) {
 		t.Errorf(".claude/settings.json = %v", settings)
 	}
 	askHome := t.TempDir()
-	if err := (Claude{}).Preseed(LaunchOptions{Home: askHome, Approval: "ask"}); err != nil {
+	if err := (Claude{}).Preseed(LaunchOptions{Home: askHome, SeedDir: askHome, Approval: "ask"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(askHome, ".claude", "settings.json")); err == nil {
@@ -100,7 +102,7 @@ func TestPreseed(t *testing.T) {
 	if auth["OPENAI_API_KEY"] != creds.OpenAIKey {
 		t.Errorf("codex auth.json = %v", auth)
 	}
-	if b, _ := os.ReadFile(filepath.Join(home, ".codex", "config.toml")); !strings.Contains(string(b), `[projects."/work/project"]`) {
+	if b, _ := os.ReadFile(filepath.Join(home, ".codex", "config.toml")); !strings.Contains(string(b), `[projects."/workspace"]`) {
 		t.Errorf("codex config.toml = %s", b)
 	}
 	var trusted map[string]string

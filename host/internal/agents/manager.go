@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -132,19 +133,23 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
 		watchers: map[*Watcher]struct{}{},
 	}
-	launch, err := m.prepare(a, req, at)
-	if err != nil {
-		return View{}, err
-	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	m.mu.Lock()
 	m.agents[id] = a
 	m.mu.Unlock()
 
-	spec := req.spec(id, launch)
 	var failures []string
 	invalid := true
 	for _, c := range cands {
+		// Each runtime may show the agent its home and workdir at other
+		// paths, and the pre-seeded files name them.
+		launch, err := m.prepare(a, req, at, c.Info.AgentPaths)
+		if err != nil {
+			m.remove(a)
+			return View{}, err
+		}
+		spec := req.spec(id, launch)
+		spec.Home = a.home
 		info, err := c.Plugin.Start(ctx, spec)
 		if err != nil {
 			m.log.Warn("spawn failed", "agent", id, "runtime", c.Name, "error", a.redact(err.Error()))
@@ -171,8 +176,8 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 }
 
 // prepare makes the agent's private home, pre-seeds it and builds the argv
-// and env.
-func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType) (adapter.Launch, error) {
+// and env, for a runtime whose agents see their home and workdir at paths.
+func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths runtime.AgentPaths) (adapter.Launch, error) {
 	approval := at.Approval
 	if req.Approval != "" {
 		approval = req.Approval
@@ -184,6 +189,9 @@ func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType) (adap
 		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: req.Workdir,
 		Credentials: req.Credentials, Env: env,
 	}
+	if req.Workdir != "" && paths.Workdir != "" {
+		opts.Workdir = paths.Workdir
+	}
 	// A request's command wins over the type's; for custom it is required.
 	if len(req.Command) > 0 {
 		opts.Command = req.Command
@@ -193,7 +201,7 @@ func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType) (adap
 		if err := os.MkdirAll(a.home, 0o700); err != nil {
 			return adapter.Launch{}, fmt.Errorf("making the agent's home: %w", err)
 		}
-		opts.Home = a.home
+		opts.Home, opts.SeedDir = cmp.Or(paths.Home, a.home), a.home
 		if err := a.adapter.Preseed(opts); err != nil {
 			return adapter.Launch{}, fmt.Errorf("pre-seeding the agent's home: %s", a.redact(err.Error()))
 		}

@@ -88,6 +88,7 @@ func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
 		// reach the agent's Warnings.
 		Capabilities: runtime.Capabilities{CPULimit: true, MemoryLimit: true, Timeout: true},
 		ConfigSchema: slices.Clone(configSchema),
+		AgentPaths:   runtime.AgentPaths{Home: agentHome, Workdir: workspace},
 	}, nil
 }
 
@@ -232,6 +233,11 @@ func (r *Runtime) check(cfg Config, spec runtime.Spec) (plan, error) {
 		}
 		mounts = []mount.Mount{{Type: mount.TypeBind, Source: src, Target: workspace}}
 		workdir = workspace
+	}
+	if spec.Home != "" {
+		if err := checkHome(spec.Home); err != nil {
+			return invalid("%v", err)
+		}
 	}
 	p := plan{
 		name:    containerName(r.host, spec.ID),
@@ -402,6 +408,11 @@ func (r *Runtime) launch(ctx context.Context, cli *client.Client, cfg Config, sp
 	fail := func(err error) (*agent, error) {
 		a.discard()
 		return nil, err
+	}
+	if spec.Home != "" {
+		if err := copyHome(ctx, cli, created.ID, cfg.User, p.image, spec.Home); err != nil {
+			return fail(err)
+		}
 	}
 	if err := a.connect(ctx, container.WaitConditionNextExit); err != nil {
 		return fail(fmt.Errorf("attach to container of %q: %w", spec.ID, err))

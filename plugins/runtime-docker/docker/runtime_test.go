@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,6 +192,46 @@ func TestWorkdirIsMountedAtWorkspace(t *testing.T) {
 	outside := runtime.Spec{ID: "outside", Argv: sh("true"), Workdir: t.TempDir()}
 	if _, err := r.Start(context.Background(), outside); !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "workdir_roots") {
 		t.Errorf("Start with a workdir outside the roots: %v; want ErrInvalidSpec naming workdir_roots", err)
+	}
+}
+
+// The host's pre-seeded home reaches the agent at /home/agent, owned by
+// the container's user although root owns it here and others can't read
+// it: a numeric user, a named one (through the image's /etc/passwd) and
+// the image's own, root.
+func TestHomeIsCopiedToAgentHome(t *testing.T) {
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, ".codex"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{".claude.json": `{"hasCompletedOnboarding":true}`, ".codex/auth.json": "key-file"} {
+		if err := os.WriteFile(filepath.Join(home, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ user, owner string }{
+		{"4321:4321", "4321:4321"},
+		{"agent", "1000:1000"},
+		{"", "0:0"},
+	}
+	for _, tt := range tests {
+		t.Run(cmp.Or(tt.user, "image user"), func(t *testing.T) {
+			r := newRuntime(t, "", map[string]any{"user": tt.user})
+			spec := runtime.Spec{ID: "home", Home: home, Argv: sh(`cd /home/agent && echo "claude:$(cat .claude.json):codex:$(cat .codex/auth.json)` +
+				`:owner:$(stat -c %u:%g:%a .codex/auth.json):dir:$(stat -c %u:%a .codex):end"; exec sleep 300`)}
+			start(t, r, spec)
+			_, out := capture(t, r, spec.ID)
+			uid, _, _ := strings.Cut(tt.owner, ":")
+			out.waitFor(t, `claude:{"hasCompletedOnboarding":true}:codex:key-file:owner:`+tt.owner+":600:dir:"+uid+":700:end")
+		})
+	}
+
+	r := newRuntime(t, "", nil)
+	for _, bad := range []string{"relative/home", filepath.Join(home, ".claude.json"), filepath.Join(home, "missing")} {
+		spec := runtime.Spec{ID: "bad-home", Home: bad, Argv: sh("true")}
+		if _, err := r.Start(context.Background(), spec); !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "home") {
+			t.Errorf("Start with home %q: %v; want ErrInvalidSpec naming home", bad, err)
+		}
 	}
 }
 

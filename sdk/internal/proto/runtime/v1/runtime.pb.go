@@ -40,6 +40,7 @@ type Info struct {
 	DefaultPriority int32                  `protobuf:"varint,4,opt,name=default_priority,json=defaultPriority,proto3" json:"default_priority,omitempty"`
 	Capabilities    *Capabilities          `protobuf:"bytes,5,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
 	ConfigSchema    []*ConfigAttr          `protobuf:"bytes,6,rep,name=config_schema,json=configSchema,proto3" json:"config_schema,omitempty"`
+	AgentPaths      *AgentPaths            `protobuf:"bytes,7,opt,name=agent_paths,json=agentPaths,proto3" json:"agent_paths,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -116,6 +117,67 @@ func (x *Info) GetConfigSchema() []*ConfigAttr {
 	return nil
 }
 
+func (x *Info) GetAgentPaths() *AgentPaths {
+	if x != nil {
+		return x.AgentPaths
+	}
+	return nil
+}
+
+// AgentPaths says where a runtime's agents see their home and workdir;
+// empty means at the paths the host gives.
+type AgentPaths struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Home          string                 `protobuf:"bytes,1,opt,name=home,proto3" json:"home,omitempty"`
+	Workdir       string                 `protobuf:"bytes,2,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentPaths) Reset() {
+	*x = AgentPaths{}
+	mi := &file_runtime_v1_runtime_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentPaths) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentPaths) ProtoMessage() {}
+
+func (x *AgentPaths) ProtoReflect() protoreflect.Message {
+	mi := &file_runtime_v1_runtime_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentPaths.ProtoReflect.Descriptor instead.
+func (*AgentPaths) Descriptor() ([]byte, []int) {
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AgentPaths) GetHome() string {
+	if x != nil {
+		return x.Home
+	}
+	return ""
+}
+
+func (x *AgentPaths) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
 type Capabilities struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Resize        bool                   `protobuf:"varint,1,opt,name=resize,proto3" json:"resize,omitempty"`
@@ -130,7 +192,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +204,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +217,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Capabilities) GetResize() bool {
@@ -212,7 +274,7 @@ type ConfigAttr struct {
 
 func (x *ConfigAttr) Reset() {
 	*x = ConfigAttr{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +286,7 @@ func (x *ConfigAttr) String() string {
 func (*ConfigAttr) ProtoMessage() {}
 
 func (x *ConfigAttr) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +299,7 @@ func (x *ConfigAttr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigAttr.ProtoReflect.Descriptor instead.
 func (*ConfigAttr) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ConfigAttr) GetName() string {
@@ -278,7 +340,7 @@ type Size struct {
 
 func (x *Size) Reset() {
 	*x = Size{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +352,7 @@ func (x *Size) String() string {
 func (*Size) ProtoMessage() {}
 
 func (x *Size) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +365,7 @@ func (x *Size) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Size.ProtoReflect.Descriptor instead.
 func (*Size) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Size) GetCols() uint32 {
@@ -331,7 +393,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +405,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +418,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Resources) GetCpu() string {
@@ -381,22 +443,25 @@ func (x *Resources) GetTimeout() *durationpb.Duration {
 }
 
 type Spec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Argv          []string               `protobuf:"bytes,2,rep,name=argv,proto3" json:"argv,omitempty"`
-	Env           map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Workdir       string                 `protobuf:"bytes,4,opt,name=workdir,proto3" json:"workdir,omitempty"`
-	Size          *Size                  `protobuf:"bytes,5,opt,name=size,proto3" json:"size,omitempty"`
-	Resources     *Resources             `protobuf:"bytes,6,opt,name=resources,proto3" json:"resources,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Image         string                 `protobuf:"bytes,8,opt,name=image,proto3" json:"image,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Argv      []string               `protobuf:"bytes,2,rep,name=argv,proto3" json:"argv,omitempty"`
+	Env       map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Workdir   string                 `protobuf:"bytes,4,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Size      *Size                  `protobuf:"bytes,5,opt,name=size,proto3" json:"size,omitempty"`
+	Resources *Resources             `protobuf:"bytes,6,opt,name=resources,proto3" json:"resources,omitempty"`
+	Labels    map[string]string      `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Image     string                 `protobuf:"bytes,8,opt,name=image,proto3" json:"image,omitempty"`
+	// home is a directory on the host's machine holding what the agent's
+	// home starts with.
+	Home          string `protobuf:"bytes,9,opt,name=home,proto3" json:"home,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Spec) Reset() {
 	*x = Spec{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +473,7 @@ func (x *Spec) String() string {
 func (*Spec) ProtoMessage() {}
 
 func (x *Spec) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +486,7 @@ func (x *Spec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spec.ProtoReflect.Descriptor instead.
 func (*Spec) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Spec) GetId() string {
@@ -480,6 +545,13 @@ func (x *Spec) GetImage() string {
 	return ""
 }
 
+func (x *Spec) GetHome() string {
+	if x != nil {
+		return x.Home
+	}
+	return ""
+}
+
 type AgentInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -497,7 +569,7 @@ type AgentInfo struct {
 
 func (x *AgentInfo) Reset() {
 	*x = AgentInfo{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +581,7 @@ func (x *AgentInfo) String() string {
 func (*AgentInfo) ProtoMessage() {}
 
 func (x *AgentInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +594,7 @@ func (x *AgentInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentInfo.ProtoReflect.Descriptor instead.
 func (*AgentInfo) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AgentInfo) GetId() string {
@@ -586,7 +658,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +670,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +683,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExitStatus) GetCode() int32 {
@@ -650,7 +722,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +734,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +747,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 type DescribeResponse struct {
@@ -687,7 +759,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +771,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +784,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DescribeResponse) GetInfo() *Info {
@@ -733,7 +805,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +817,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +830,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConfigureRequest) GetHostInstance() string {
@@ -783,7 +855,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +867,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +880,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 type HealthRequest struct {
@@ -819,7 +891,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +903,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +916,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 type HealthResponse struct {
@@ -858,7 +930,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +942,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +955,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HealthResponse) GetHealthy() bool {
@@ -916,7 +988,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1000,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1013,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartRequest) GetSpec() *Spec {
@@ -960,7 +1032,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1044,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1057,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartResponse) GetAgent() *AgentInfo {
@@ -1009,7 +1081,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1093,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1106,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AttachRequest) GetFrame() isAttachRequest_Frame {
@@ -1102,7 +1174,7 @@ type AttachOpen struct {
 
 func (x *AttachOpen) Reset() {
 	*x = AttachOpen{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1186,7 @@ func (x *AttachOpen) String() string {
 func (*AttachOpen) ProtoMessage() {}
 
 func (x *AttachOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1199,7 @@ func (x *AttachOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachOpen.ProtoReflect.Descriptor instead.
 func (*AttachOpen) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AttachOpen) GetId() string {
@@ -1150,7 +1222,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1234,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1247,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AttachResponse) GetFrame() isAttachResponse_Frame {
@@ -1227,7 +1299,7 @@ type AttachOpened struct {
 
 func (x *AttachOpened) Reset() {
 	*x = AttachOpened{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1311,7 @@ func (x *AttachOpened) String() string {
 func (*AttachOpened) ProtoMessage() {}
 
 func (x *AttachOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1324,7 @@ func (x *AttachOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachOpened.ProtoReflect.Descriptor instead.
 func (*AttachOpened) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 type ResizeRequest struct {
@@ -1265,7 +1337,7 @@ type ResizeRequest struct {
 
 func (x *ResizeRequest) Reset() {
 	*x = ResizeRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1349,7 @@ func (x *ResizeRequest) String() string {
 func (*ResizeRequest) ProtoMessage() {}
 
 func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1362,7 @@ func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeRequest.ProtoReflect.Descriptor instead.
 func (*ResizeRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResizeRequest) GetId() string {
@@ -1315,7 +1387,7 @@ type ResizeResponse struct {
 
 func (x *ResizeResponse) Reset() {
 	*x = ResizeResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1399,7 @@ func (x *ResizeResponse) String() string {
 func (*ResizeResponse) ProtoMessage() {}
 
 func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1412,7 @@ func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeResponse.ProtoReflect.Descriptor instead.
 func (*ResizeResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 type StopRequest struct {
@@ -1354,7 +1426,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1438,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1451,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopRequest) GetId() string {
@@ -1411,7 +1483,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1495,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1508,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 type WaitRequest struct {
@@ -1448,7 +1520,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1532,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1545,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WaitRequest) GetId() string {
@@ -1492,7 +1564,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1576,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1589,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WaitResponse) GetExit() *ExitStatus {
@@ -1536,7 +1608,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1620,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1633,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InspectRequest) GetId() string {
@@ -1580,7 +1652,7 @@ type InspectResponse struct {
 
 func (x *InspectResponse) Reset() {
 	*x = InspectResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1664,7 @@ func (x *InspectResponse) String() string {
 func (*InspectResponse) ProtoMessage() {}
 
 func (x *InspectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1677,7 @@ func (x *InspectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectResponse.ProtoReflect.Descriptor instead.
 func (*InspectResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InspectResponse) GetAgent() *AgentInfo {
@@ -1623,7 +1695,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1707,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1720,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 type ListResponse struct {
@@ -1660,7 +1732,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1744,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[29]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1757,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListResponse) GetAgents() []*AgentInfo {
@@ -1704,7 +1776,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1788,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[30]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1801,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StatsRequest) GetId() string {
@@ -1751,7 +1823,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1835,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[31]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1848,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{31}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatsResponse) GetCpuPercent() float64 {
@@ -1815,7 +1887,7 @@ type RecoverRequest struct {
 
 func (x *RecoverRequest) Reset() {
 	*x = RecoverRequest{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1899,7 @@ func (x *RecoverRequest) String() string {
 func (*RecoverRequest) ProtoMessage() {}
 
 func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[32]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1912,7 @@ func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverRequest.ProtoReflect.Descriptor instead.
 func (*RecoverRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{32}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
 }
 
 type RecoverResponse struct {
@@ -1852,7 +1924,7 @@ type RecoverResponse struct {
 
 func (x *RecoverResponse) Reset() {
 	*x = RecoverResponse{}
-	mi := &file_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1936,7 @@ func (x *RecoverResponse) String() string {
 func (*RecoverResponse) ProtoMessage() {}
 
 func (x *RecoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_v1_runtime_proto_msgTypes[33]
+	mi := &file_runtime_v1_runtime_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1949,7 @@ func (x *RecoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverResponse.ProtoReflect.Descriptor instead.
 func (*RecoverResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{33}
+	return file_runtime_v1_runtime_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecoverResponse) GetAgents() []*AgentInfo {
@@ -1891,14 +1963,20 @@ var File_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
-	"\x18runtime/v1/runtime.proto\x12\x13parallax.runtime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x02\n" +
+	"\x18runtime/v1/runtime.proto\x12\x13parallax.runtime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\x05R\x0fprotocolVersion\x12)\n" +
 	"\x10default_priority\x18\x04 \x01(\x05R\x0fdefaultPriority\x12E\n" +
 	"\fcapabilities\x18\x05 \x01(\v2!.parallax.runtime.v1.CapabilitiesR\fcapabilities\x12D\n" +
-	"\rconfig_schema\x18\x06 \x03(\v2\x1f.parallax.runtime.v1.ConfigAttrR\fconfigSchema\"\xac\x01\n" +
+	"\rconfig_schema\x18\x06 \x03(\v2\x1f.parallax.runtime.v1.ConfigAttrR\fconfigSchema\x12@\n" +
+	"\vagent_paths\x18\a \x01(\v2\x1f.parallax.runtime.v1.AgentPathsR\n" +
+	"agentPaths\":\n" +
+	"\n" +
+	"AgentPaths\x12\x12\n" +
+	"\x04home\x18\x01 \x01(\tR\x04home\x12\x18\n" +
+	"\aworkdir\x18\x02 \x01(\tR\aworkdir\"\xac\x01\n" +
 	"\fCapabilities\x12\x16\n" +
 	"\x06resize\x18\x01 \x01(\bR\x06resize\x12\x14\n" +
 	"\x05stats\x18\x02 \x01(\bR\x05stats\x12\x14\n" +
@@ -1918,7 +1996,7 @@ const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\tR\x03cpu\x12\x16\n" +
 	"\x06memory\x18\x02 \x01(\tR\x06memory\x123\n" +
-	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xaf\x03\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xc3\x03\n" +
 	"\x04Spec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04argv\x18\x02 \x03(\tR\x04argv\x124\n" +
@@ -1927,7 +2005,8 @@ const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04size\x18\x05 \x01(\v2\x19.parallax.runtime.v1.SizeR\x04size\x12<\n" +
 	"\tresources\x18\x06 \x01(\v2\x1e.parallax.runtime.v1.ResourcesR\tresources\x12=\n" +
 	"\x06labels\x18\a \x03(\v2%.parallax.runtime.v1.Spec.LabelsEntryR\x06labels\x12\x14\n" +
-	"\x05image\x18\b \x01(\tR\x05image\x1a6\n" +
+	"\x05image\x18\b \x01(\tR\x05image\x12\x12\n" +
+	"\x04home\x18\t \x01(\tR\x04home\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -2039,102 +2118,104 @@ func file_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_runtime_v1_runtime_proto_goTypes = []any{
 	(*Info)(nil),                  // 0: parallax.runtime.v1.Info
-	(*Capabilities)(nil),          // 1: parallax.runtime.v1.Capabilities
-	(*ConfigAttr)(nil),            // 2: parallax.runtime.v1.ConfigAttr
-	(*Size)(nil),                  // 3: parallax.runtime.v1.Size
-	(*Resources)(nil),             // 4: parallax.runtime.v1.Resources
-	(*Spec)(nil),                  // 5: parallax.runtime.v1.Spec
-	(*AgentInfo)(nil),             // 6: parallax.runtime.v1.AgentInfo
-	(*ExitStatus)(nil),            // 7: parallax.runtime.v1.ExitStatus
-	(*DescribeRequest)(nil),       // 8: parallax.runtime.v1.DescribeRequest
-	(*DescribeResponse)(nil),      // 9: parallax.runtime.v1.DescribeResponse
-	(*ConfigureRequest)(nil),      // 10: parallax.runtime.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 11: parallax.runtime.v1.ConfigureResponse
-	(*HealthRequest)(nil),         // 12: parallax.runtime.v1.HealthRequest
-	(*HealthResponse)(nil),        // 13: parallax.runtime.v1.HealthResponse
-	(*StartRequest)(nil),          // 14: parallax.runtime.v1.StartRequest
-	(*StartResponse)(nil),         // 15: parallax.runtime.v1.StartResponse
-	(*AttachRequest)(nil),         // 16: parallax.runtime.v1.AttachRequest
-	(*AttachOpen)(nil),            // 17: parallax.runtime.v1.AttachOpen
-	(*AttachResponse)(nil),        // 18: parallax.runtime.v1.AttachResponse
-	(*AttachOpened)(nil),          // 19: parallax.runtime.v1.AttachOpened
-	(*ResizeRequest)(nil),         // 20: parallax.runtime.v1.ResizeRequest
-	(*ResizeResponse)(nil),        // 21: parallax.runtime.v1.ResizeResponse
-	(*StopRequest)(nil),           // 22: parallax.runtime.v1.StopRequest
-	(*StopResponse)(nil),          // 23: parallax.runtime.v1.StopResponse
-	(*WaitRequest)(nil),           // 24: parallax.runtime.v1.WaitRequest
-	(*WaitResponse)(nil),          // 25: parallax.runtime.v1.WaitResponse
-	(*InspectRequest)(nil),        // 26: parallax.runtime.v1.InspectRequest
-	(*InspectResponse)(nil),       // 27: parallax.runtime.v1.InspectResponse
-	(*ListRequest)(nil),           // 28: parallax.runtime.v1.ListRequest
-	(*ListResponse)(nil),          // 29: parallax.runtime.v1.ListResponse
-	(*StatsRequest)(nil),          // 30: parallax.runtime.v1.StatsRequest
-	(*StatsResponse)(nil),         // 31: parallax.runtime.v1.StatsResponse
-	(*RecoverRequest)(nil),        // 32: parallax.runtime.v1.RecoverRequest
-	(*RecoverResponse)(nil),       // 33: parallax.runtime.v1.RecoverResponse
-	nil,                           // 34: parallax.runtime.v1.Spec.EnvEntry
-	nil,                           // 35: parallax.runtime.v1.Spec.LabelsEntry
-	nil,                           // 36: parallax.runtime.v1.AgentInfo.LabelsEntry
-	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*AgentPaths)(nil),            // 1: parallax.runtime.v1.AgentPaths
+	(*Capabilities)(nil),          // 2: parallax.runtime.v1.Capabilities
+	(*ConfigAttr)(nil),            // 3: parallax.runtime.v1.ConfigAttr
+	(*Size)(nil),                  // 4: parallax.runtime.v1.Size
+	(*Resources)(nil),             // 5: parallax.runtime.v1.Resources
+	(*Spec)(nil),                  // 6: parallax.runtime.v1.Spec
+	(*AgentInfo)(nil),             // 7: parallax.runtime.v1.AgentInfo
+	(*ExitStatus)(nil),            // 8: parallax.runtime.v1.ExitStatus
+	(*DescribeRequest)(nil),       // 9: parallax.runtime.v1.DescribeRequest
+	(*DescribeResponse)(nil),      // 10: parallax.runtime.v1.DescribeResponse
+	(*ConfigureRequest)(nil),      // 11: parallax.runtime.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 12: parallax.runtime.v1.ConfigureResponse
+	(*HealthRequest)(nil),         // 13: parallax.runtime.v1.HealthRequest
+	(*HealthResponse)(nil),        // 14: parallax.runtime.v1.HealthResponse
+	(*StartRequest)(nil),          // 15: parallax.runtime.v1.StartRequest
+	(*StartResponse)(nil),         // 16: parallax.runtime.v1.StartResponse
+	(*AttachRequest)(nil),         // 17: parallax.runtime.v1.AttachRequest
+	(*AttachOpen)(nil),            // 18: parallax.runtime.v1.AttachOpen
+	(*AttachResponse)(nil),        // 19: parallax.runtime.v1.AttachResponse
+	(*AttachOpened)(nil),          // 20: parallax.runtime.v1.AttachOpened
+	(*ResizeRequest)(nil),         // 21: parallax.runtime.v1.ResizeRequest
+	(*ResizeResponse)(nil),        // 22: parallax.runtime.v1.ResizeResponse
+	(*StopRequest)(nil),           // 23: parallax.runtime.v1.StopRequest
+	(*StopResponse)(nil),          // 24: parallax.runtime.v1.StopResponse
+	(*WaitRequest)(nil),           // 25: parallax.runtime.v1.WaitRequest
+	(*WaitResponse)(nil),          // 26: parallax.runtime.v1.WaitResponse
+	(*InspectRequest)(nil),        // 27: parallax.runtime.v1.InspectRequest
+	(*InspectResponse)(nil),       // 28: parallax.runtime.v1.InspectResponse
+	(*ListRequest)(nil),           // 29: parallax.runtime.v1.ListRequest
+	(*ListResponse)(nil),          // 30: parallax.runtime.v1.ListResponse
+	(*StatsRequest)(nil),          // 31: parallax.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),         // 32: parallax.runtime.v1.StatsResponse
+	(*RecoverRequest)(nil),        // 33: parallax.runtime.v1.RecoverRequest
+	(*RecoverResponse)(nil),       // 34: parallax.runtime.v1.RecoverResponse
+	nil,                           // 35: parallax.runtime.v1.Spec.EnvEntry
+	nil,                           // 36: parallax.runtime.v1.Spec.LabelsEntry
+	nil,                           // 37: parallax.runtime.v1.AgentInfo.LabelsEntry
+	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
 }
 var file_runtime_v1_runtime_proto_depIdxs = []int32{
-	1,  // 0: parallax.runtime.v1.Info.capabilities:type_name -> parallax.runtime.v1.Capabilities
-	2,  // 1: parallax.runtime.v1.Info.config_schema:type_name -> parallax.runtime.v1.ConfigAttr
-	37, // 2: parallax.runtime.v1.Resources.timeout:type_name -> google.protobuf.Duration
-	34, // 3: parallax.runtime.v1.Spec.env:type_name -> parallax.runtime.v1.Spec.EnvEntry
-	3,  // 4: parallax.runtime.v1.Spec.size:type_name -> parallax.runtime.v1.Size
-	4,  // 5: parallax.runtime.v1.Spec.resources:type_name -> parallax.runtime.v1.Resources
-	35, // 6: parallax.runtime.v1.Spec.labels:type_name -> parallax.runtime.v1.Spec.LabelsEntry
-	38, // 7: parallax.runtime.v1.AgentInfo.started_at:type_name -> google.protobuf.Timestamp
-	36, // 8: parallax.runtime.v1.AgentInfo.labels:type_name -> parallax.runtime.v1.AgentInfo.LabelsEntry
-	7,  // 9: parallax.runtime.v1.AgentInfo.exit:type_name -> parallax.runtime.v1.ExitStatus
-	38, // 10: parallax.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
-	0,  // 11: parallax.runtime.v1.DescribeResponse.info:type_name -> parallax.runtime.v1.Info
-	5,  // 12: parallax.runtime.v1.StartRequest.spec:type_name -> parallax.runtime.v1.Spec
-	6,  // 13: parallax.runtime.v1.StartResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
-	17, // 14: parallax.runtime.v1.AttachRequest.open:type_name -> parallax.runtime.v1.AttachOpen
-	3,  // 15: parallax.runtime.v1.AttachRequest.resize:type_name -> parallax.runtime.v1.Size
-	19, // 16: parallax.runtime.v1.AttachResponse.opened:type_name -> parallax.runtime.v1.AttachOpened
-	3,  // 17: parallax.runtime.v1.ResizeRequest.size:type_name -> parallax.runtime.v1.Size
-	37, // 18: parallax.runtime.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
-	7,  // 19: parallax.runtime.v1.WaitResponse.exit:type_name -> parallax.runtime.v1.ExitStatus
-	6,  // 20: parallax.runtime.v1.InspectResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
-	6,  // 21: parallax.runtime.v1.ListResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
-	37, // 22: parallax.runtime.v1.StatsResponse.uptime:type_name -> google.protobuf.Duration
-	6,  // 23: parallax.runtime.v1.RecoverResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
-	8,  // 24: parallax.runtime.v1.Runtime.Describe:input_type -> parallax.runtime.v1.DescribeRequest
-	10, // 25: parallax.runtime.v1.Runtime.Configure:input_type -> parallax.runtime.v1.ConfigureRequest
-	12, // 26: parallax.runtime.v1.Runtime.Health:input_type -> parallax.runtime.v1.HealthRequest
-	14, // 27: parallax.runtime.v1.Runtime.Start:input_type -> parallax.runtime.v1.StartRequest
-	16, // 28: parallax.runtime.v1.Runtime.Attach:input_type -> parallax.runtime.v1.AttachRequest
-	20, // 29: parallax.runtime.v1.Runtime.Resize:input_type -> parallax.runtime.v1.ResizeRequest
-	22, // 30: parallax.runtime.v1.Runtime.Stop:input_type -> parallax.runtime.v1.StopRequest
-	24, // 31: parallax.runtime.v1.Runtime.Wait:input_type -> parallax.runtime.v1.WaitRequest
-	26, // 32: parallax.runtime.v1.Runtime.Inspect:input_type -> parallax.runtime.v1.InspectRequest
-	28, // 33: parallax.runtime.v1.Runtime.List:input_type -> parallax.runtime.v1.ListRequest
-	30, // 34: parallax.runtime.v1.Runtime.Stats:input_type -> parallax.runtime.v1.StatsRequest
-	32, // 35: parallax.runtime.v1.Runtime.Recover:input_type -> parallax.runtime.v1.RecoverRequest
-	9,  // 36: parallax.runtime.v1.Runtime.Describe:output_type -> parallax.runtime.v1.DescribeResponse
-	11, // 37: parallax.runtime.v1.Runtime.Configure:output_type -> parallax.runtime.v1.ConfigureResponse
-	13, // 38: parallax.runtime.v1.Runtime.Health:output_type -> parallax.runtime.v1.HealthResponse
-	15, // 39: parallax.runtime.v1.Runtime.Start:output_type -> parallax.runtime.v1.StartResponse
-	18, // 40: parallax.runtime.v1.Runtime.Attach:output_type -> parallax.runtime.v1.AttachResponse
-	21, // 41: parallax.runtime.v1.Runtime.Resize:output_type -> parallax.runtime.v1.ResizeResponse
-	23, // 42: parallax.runtime.v1.Runtime.Stop:output_type -> parallax.runtime.v1.StopResponse
-	25, // 43: parallax.runtime.v1.Runtime.Wait:output_type -> parallax.runtime.v1.WaitResponse
-	27, // 44: parallax.runtime.v1.Runtime.Inspect:output_type -> parallax.runtime.v1.InspectResponse
-	29, // 45: parallax.runtime.v1.Runtime.List:output_type -> parallax.runtime.v1.ListResponse
-	31, // 46: parallax.runtime.v1.Runtime.Stats:output_type -> parallax.runtime.v1.StatsResponse
-	33, // 47: parallax.runtime.v1.Runtime.Recover:output_type -> parallax.runtime.v1.RecoverResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	2,  // 0: parallax.runtime.v1.Info.capabilities:type_name -> parallax.runtime.v1.Capabilities
+	3,  // 1: parallax.runtime.v1.Info.config_schema:type_name -> parallax.runtime.v1.ConfigAttr
+	1,  // 2: parallax.runtime.v1.Info.agent_paths:type_name -> parallax.runtime.v1.AgentPaths
+	38, // 3: parallax.runtime.v1.Resources.timeout:type_name -> google.protobuf.Duration
+	35, // 4: parallax.runtime.v1.Spec.env:type_name -> parallax.runtime.v1.Spec.EnvEntry
+	4,  // 5: parallax.runtime.v1.Spec.size:type_name -> parallax.runtime.v1.Size
+	5,  // 6: parallax.runtime.v1.Spec.resources:type_name -> parallax.runtime.v1.Resources
+	36, // 7: parallax.runtime.v1.Spec.labels:type_name -> parallax.runtime.v1.Spec.LabelsEntry
+	39, // 8: parallax.runtime.v1.AgentInfo.started_at:type_name -> google.protobuf.Timestamp
+	37, // 9: parallax.runtime.v1.AgentInfo.labels:type_name -> parallax.runtime.v1.AgentInfo.LabelsEntry
+	8,  // 10: parallax.runtime.v1.AgentInfo.exit:type_name -> parallax.runtime.v1.ExitStatus
+	39, // 11: parallax.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	0,  // 12: parallax.runtime.v1.DescribeResponse.info:type_name -> parallax.runtime.v1.Info
+	6,  // 13: parallax.runtime.v1.StartRequest.spec:type_name -> parallax.runtime.v1.Spec
+	7,  // 14: parallax.runtime.v1.StartResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
+	18, // 15: parallax.runtime.v1.AttachRequest.open:type_name -> parallax.runtime.v1.AttachOpen
+	4,  // 16: parallax.runtime.v1.AttachRequest.resize:type_name -> parallax.runtime.v1.Size
+	20, // 17: parallax.runtime.v1.AttachResponse.opened:type_name -> parallax.runtime.v1.AttachOpened
+	4,  // 18: parallax.runtime.v1.ResizeRequest.size:type_name -> parallax.runtime.v1.Size
+	38, // 19: parallax.runtime.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
+	8,  // 20: parallax.runtime.v1.WaitResponse.exit:type_name -> parallax.runtime.v1.ExitStatus
+	7,  // 21: parallax.runtime.v1.InspectResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
+	7,  // 22: parallax.runtime.v1.ListResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
+	38, // 23: parallax.runtime.v1.StatsResponse.uptime:type_name -> google.protobuf.Duration
+	7,  // 24: parallax.runtime.v1.RecoverResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
+	9,  // 25: parallax.runtime.v1.Runtime.Describe:input_type -> parallax.runtime.v1.DescribeRequest
+	11, // 26: parallax.runtime.v1.Runtime.Configure:input_type -> parallax.runtime.v1.ConfigureRequest
+	13, // 27: parallax.runtime.v1.Runtime.Health:input_type -> parallax.runtime.v1.HealthRequest
+	15, // 28: parallax.runtime.v1.Runtime.Start:input_type -> parallax.runtime.v1.StartRequest
+	17, // 29: parallax.runtime.v1.Runtime.Attach:input_type -> parallax.runtime.v1.AttachRequest
+	21, // 30: parallax.runtime.v1.Runtime.Resize:input_type -> parallax.runtime.v1.ResizeRequest
+	23, // 31: parallax.runtime.v1.Runtime.Stop:input_type -> parallax.runtime.v1.StopRequest
+	25, // 32: parallax.runtime.v1.Runtime.Wait:input_type -> parallax.runtime.v1.WaitRequest
+	27, // 33: parallax.runtime.v1.Runtime.Inspect:input_type -> parallax.runtime.v1.InspectRequest
+	29, // 34: parallax.runtime.v1.Runtime.List:input_type -> parallax.runtime.v1.ListRequest
+	31, // 35: parallax.runtime.v1.Runtime.Stats:input_type -> parallax.runtime.v1.StatsRequest
+	33, // 36: parallax.runtime.v1.Runtime.Recover:input_type -> parallax.runtime.v1.RecoverRequest
+	10, // 37: parallax.runtime.v1.Runtime.Describe:output_type -> parallax.runtime.v1.DescribeResponse
+	12, // 38: parallax.runtime.v1.Runtime.Configure:output_type -> parallax.runtime.v1.ConfigureResponse
+	14, // 39: parallax.runtime.v1.Runtime.Health:output_type -> parallax.runtime.v1.HealthResponse
+	16, // 40: parallax.runtime.v1.Runtime.Start:output_type -> parallax.runtime.v1.StartResponse
+	19, // 41: parallax.runtime.v1.Runtime.Attach:output_type -> parallax.runtime.v1.AttachResponse
+	22, // 42: parallax.runtime.v1.Runtime.Resize:output_type -> parallax.runtime.v1.ResizeResponse
+	24, // 43: parallax.runtime.v1.Runtime.Stop:output_type -> parallax.runtime.v1.StopResponse
+	26, // 44: parallax.runtime.v1.Runtime.Wait:output_type -> parallax.runtime.v1.WaitResponse
+	28, // 45: parallax.runtime.v1.Runtime.Inspect:output_type -> parallax.runtime.v1.InspectResponse
+	30, // 46: parallax.runtime.v1.Runtime.List:output_type -> parallax.runtime.v1.ListResponse
+	32, // 47: parallax.runtime.v1.Runtime.Stats:output_type -> parallax.runtime.v1.StatsResponse
+	34, // 48: parallax.runtime.v1.Runtime.Recover:output_type -> parallax.runtime.v1.RecoverResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_runtime_v1_runtime_proto_init() }
@@ -2142,12 +2223,12 @@ func file_runtime_v1_runtime_proto_init() {
 	if File_runtime_v1_runtime_proto != nil {
 		return
 	}
-	file_runtime_v1_runtime_proto_msgTypes[16].OneofWrappers = []any{
+	file_runtime_v1_runtime_proto_msgTypes[17].OneofWrappers = []any{
 		(*AttachRequest_Open)(nil),
 		(*AttachRequest_Data)(nil),
 		(*AttachRequest_Resize)(nil),
 	}
-	file_runtime_v1_runtime_proto_msgTypes[18].OneofWrappers = []any{
+	file_runtime_v1_runtime_proto_msgTypes[19].OneofWrappers = []any{
 		(*AttachResponse_Opened)(nil),
 		(*AttachResponse_Data)(nil),
 	}
@@ -2157,7 +2238,7 @@ func file_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runtime_v1_runtime_proto_rawDesc), len(file_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
