@@ -9,7 +9,7 @@ MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build run test agent-clis-latest bench lint fmt proto fuzz images clean
+.PHONY: all build run test agent-clis-latest bench lint fmt proto fuzz images clean kube-tools
 
 all: build
 
@@ -17,6 +17,7 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/parallax-host ./host/cmd/parallax-host
 	$(GO) build -o $(PLUGINS)/parallax-runtime-local ./plugins/runtime-local
 	$(GO) build -o $(PLUGINS)/parallax-runtime-docker ./plugins/runtime-docker
+	$(GO) build -o $(PLUGINS)/parallax-runtime-kubernetes ./plugins/runtime-kubernetes
 
 run: build
 	$(BIN)/parallax-host run examples/config.hcl
@@ -54,6 +55,13 @@ fmt:
 proto:
 	@command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
 	sh sdk/internal/proto/generate.sh
+
+# Builds the Kubernetes binaries the runtime-kubernetes tests run against
+# (kube-apiserver, kube-scheduler, kwok; pinned in test/kube/tools) into a
+# cache outside the repo. The tests run it too; a cold build takes about 10
+# minutes on two cores.
+kube-tools:
+	sh test/kube/setup.sh
 
 # A short run of every fuzzer; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 30s

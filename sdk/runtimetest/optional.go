@@ -77,6 +77,13 @@ func (s *suite) testStats(t *testing.T) {
 
 	spec := e.spec("while :; do :; done")
 	e.mustStart(spec)
+	if s.opts.StatsUnavailable {
+		ctx, cancel := e.ctx()
+		defer cancel()
+		_, err := sr.Stats(ctx, spec.ID)
+		expectErr(t, "Stats where the runtime has no source of stats", err, runtime.ErrUnsupported)
+		return
+	}
 	// CPU is measured between samples, so the first ones may well be zero.
 	e.eventually("Stats of a busy agent report CPU, memory and uptime", func() (bool, string) {
 		ctx, cancel := e.ctx()

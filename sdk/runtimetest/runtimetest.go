@@ -41,6 +41,11 @@ type Options struct {
 	// LocalWorkdir says the runtime runs processes on this machine's
 	// filesystem, so a t.TempDir() works as Spec.Workdir.
 	LocalWorkdir bool
+	// StatsUnavailable says the runtime's source of stats is missing where
+	// the suite runs, such as a cluster without metrics-server: Stats must
+	// then fail with runtime.ErrUnsupported, which the host shows as no
+	// figures rather than zeros.
+	StatsUnavailable bool
 	// Timeout bounds every wait for a condition: an agent starting, output
 	// appearing, an agent exiting. The default is 20s; raise it for runtimes
 	// that pull images or schedule pods.

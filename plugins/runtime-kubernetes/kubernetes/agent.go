@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,6 +310,11 @@ func (a *agent) follow() {
 	}
 	a.mu.Lock()
 	if a.reason != "" && (st.Reason == "exited" || st.Reason == "lost: its pod was deleted") {
+		if st.Reason != "exited" && a.reason == "killed" {
+			// Force-deleted: the pod went at once, and the kubelet kills
+			// what runs without reporting it.
+			st.Signal = "SIGKILL"
+		}
 		st.Reason = a.reason
 	}
 	st.Reason = cmp.Or(st.Reason, "exited")
@@ -394,7 +400,9 @@ func (a *agent) terminate(ctx context.Context, grace time.Duration, reason strin
 func (a *agent) deletePod(grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), apiCall)
 	defer cancel()
-	secs := int64(grace.Seconds())
+	// Whole seconds, rounded up: 0 means kill at once, which a short
+	// grace must not become.
+	secs := int64(math.Ceil(grace.Seconds()))
 	err := a.client.CoreV1().Pods(a.namespace).Delete(ctx, a.name, metav1.DeleteOptions{GracePeriodSeconds: &secs})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete pod %s: %w", a.name, err)

@@ -177,7 +177,20 @@ func (r *Runtime) Health(ctx context.Context) (runtime.Health, error) {
 	if _, err := client.CoreV1().Namespaces().Get(ctx, cfg.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return runtime.Health{Healthy: false, Message: fmt.Sprintf("namespace %q does not exist; create it or set config attribute \"namespace\"", cfg.Namespace)}, nil
 	}
-	return runtime.Health{Healthy: true, Message: fmt.Sprintf("namespace %q on %s", cfg.Namespace, r.rest.Host)}, nil
+	return runtime.Health{Healthy: true, Message: fmt.Sprintf("namespace %q on %s", cfg.Namespace, r.rest.Host), ActiveAgents: r.active()}, nil
+}
+
+// active counts the agents whose pods run.
+func (r *Runtime) active() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.agents {
+		if a != nil && !a.hasExited() {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.AgentInfo, error) {
@@ -380,7 +393,8 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	}
 	raw, err := a.client.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", a.namespace, "pods", a.name).DoRaw(ctx)
 	if apierrors.IsNotFound(err) {
-		return runtime.Stats{}, fmt.Errorf("stats of pod %s are unavailable: the cluster serves no metrics API (install metrics-server), or has no sample of the pod yet", a.name)
+		// Unavailable, not zero: the host shows no figures.
+		return runtime.Stats{}, fmt.Errorf("%w: stats of pod %s: the cluster serves no metrics API (install metrics-server), or has no sample of the pod yet", runtime.ErrUnsupported, a.name)
 	}
 	if err != nil {
 		return runtime.Stats{}, fmt.Errorf("stats of pod %s: %w", a.name, err)
