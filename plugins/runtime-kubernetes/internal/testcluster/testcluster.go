@@ -89,6 +89,12 @@ type Cluster struct {
 	CAFile string
 }
 
+// WriteKubeconfigFor writes a kubeconfig for c that authenticates with
+// token, such as LimitedToken.
+func (c *Cluster) WriteKubeconfigFor(path, token string) error {
+	return writeKubeconfig(path, c.Server, c.CAFile, token, c.Namespace)
+}
+
 // ConfigFor returns a copy of Config that authenticates with token instead
 // of the admin's.
 func (c *Cluster) ConfigFor(token string) *rest.Config {
