@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 PLUGINS   := $(BIN)/plugins
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/...
+MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
@@ -26,9 +26,12 @@ run: build
 # as real plugins, and the end-to-end tests that drive the built binaries and
 # the real agent CLIs (pinned in test/agent-clis, cached outside the repo)
 # over REST. test/docker/setup.sh installs and starts a Docker engine if
-# there is none, and builds the runtime-docker test image.
+# there is none, and builds the runtime-docker test image; test/kube/setup.sh
+# builds kube-apiserver, kube-scheduler and kwok for the runtime-kubernetes
+# tests once per machine (about 10 minutes cold on 2 cores, then cached).
 test: build lint
 	sh test/docker/setup.sh
+	sh test/kube/setup.sh >/dev/null
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -race -count=1 -timeout 15m $(MODULES)
 

@@ -33,6 +33,18 @@ runtime "local" {
 #   }
 # }
 
+# Agents as pods on a Kubernetes cluster, attached through its API server.
+# See examples/kubernetes/ for the RBAC it needs. Uncomment to enable.
+# runtime "kubernetes" {
+#   priority = 30
+#   config {
+#     kubeconfig     = "~/.kube/config"  # or in_cluster = true
+#     namespace      = "parallax-agents"
+#     images         = { claude = "registry.example.com/agent-claude:latest" }
+#     default_memory = "2Gi"
+#   }
+# }
+
 # How each agent CLI starts; all optional. The binaries must be on PATH,
 # or named here.
 agent_type "claude" {
