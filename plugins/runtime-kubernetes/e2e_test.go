@@ -143,6 +143,26 @@ runtime "kubernetes" {
 		}
 	}
 
+	// The home the host pre-seeds reaches the pod, naming the workdir as
+	// the pod sees it.
+	var seeded struct{ ID string }
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "claude", "runtime": "kubernetes", "workdir": t.TempDir(),
+		"command": []string{"/bin/sh", "-c", `cat "$HOME/.claude.json"; echo; echo END-OF-HOME; exec sleep 300`},
+	}, &seeded); code != http.StatusCreated {
+		t.Fatalf("spawn: status %d; log:\n%s", code, h.logs())
+	}
+	var logs string
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(logs, "END-OF-HOME") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		logs = h.text("/api/managed-agents/" + seeded.ID + "/logs")
+	}
+	if !strings.Contains(logs, `"hasCompletedOnboarding": true`) || !strings.Contains(logs, `"/workspace"`) {
+		t.Errorf("the agent's $HOME/.claude.json, as it printed it:\n%s", logs)
+	}
+	h.do("DELETE", "/api/managed-agents/"+seeded.ID+"?force=true", nil, nil)
+
 	// A pod no node can hold fails the spawn with the scheduler's reason.
 	var spawnErr struct {
 		Error string `json:"error"`
@@ -269,6 +289,18 @@ func (h *host) do(method, path string, body, out any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// text GETs path and returns the body.
+func (h *host) text(path string) string {
+	h.t.Helper()
+	resp, err := http.Get(h.url + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // waitStatus waits for agent id to reach status.

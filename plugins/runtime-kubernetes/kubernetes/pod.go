@@ -1,11 +1,17 @@
 package kubernetes
 
 import (
+	"archive/tar"
+	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +52,28 @@ const (
 // one line: a kubelet streams only what comes after an attach, so output
 // written before it (a TUI's first frame) would be lost. The line is not
 // echoed; "$0" names the gate in ps.
-var gateCommand = []string{"/bin/sh", "-c", `stty -echo 2>/dev/null; IFS= read -r _; stty echo 2>/dev/null; exec "$@"`, "parallax-gate"}
+//
+// Before that it unpacks the agent's pre-seeded home (Spec.Home, a tar in
+// the agent's secret, passed as env) into $HOME, as the agent's own user.
+var gateCommand = []string{"/bin/sh", "-c", gateScript, "parallax-gate"}
+
+const gateScript = `if [ -n "$` + homeSeedEnv + `" ]; then
+  mkdir -p "$HOME" && printf %s "$` + homeSeedEnv + `" | base64 -d | tar -xmf - -C "$HOME" || echo "parallax: could not unpack the agent's home into $HOME" >&2
+fi
+unset ` + homeSeedEnv + `
+stty -echo 2>/dev/null; IFS= read -r _; stty echo 2>/dev/null
+exec "$@"`
+
+// homeSeedEnv carries the home's tar, base64, from the secret to the gate.
+const homeSeedEnv = "PARALLAX_HOME_SEED"
+
+// agentHome is where agents find their pre-seeded home: the home of user
+// "agent" in the parallax images.
+const agentHome = "/home/agent"
+
+// maxHomeSeed bounds the home's tar: it travels in one env var, and a
+// secret holds 1 MiB in all. A CLI's settings are a few kilobytes.
+const maxHomeSeed = 96 << 10
 
 // objectName names an agent's pod and secret: unique per host instance and
 // agent, and a valid DNS label whatever the id is made of.
@@ -157,10 +184,21 @@ func objects(cfg Config, hostInstance string, spec runtime.Spec, now time.Time) 
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{},
 	}
-	keys := slices.Sorted(maps.Keys(spec.Env))
+	envs := maps.Clone(spec.Env)
+	if spec.Home != "" {
+		seed, err := homeTar(spec.Home)
+		if err != nil {
+			return nil, nil, err
+		}
+		if envs == nil {
+			envs = map[string]string{}
+		}
+		envs[homeSeedEnv] = base64.StdEncoding.EncodeToString(seed)
+	}
+	keys := slices.Sorted(maps.Keys(envs))
 	env := make([]corev1.EnvVar, 0, len(keys))
 	for _, k := range keys {
-		secret.Data[k] = []byte(spec.Env[k])
+		secret.Data[k] = []byte(envs[k])
 		env = append(env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: k},
 		}})
@@ -228,4 +266,48 @@ func specLabelsOf(pod *corev1.Pod) map[string]string {
 	var labels map[string]string
 	_ = json.Unmarshal([]byte(pod.Annotations[annotationSpecLabels]), &labels)
 	return labels
+}
+
+// homeTar packs the regular files and directories under dir, relative to
+// it, owned by whoever unpacks them.
+func homeTar(dir string) ([]byte, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("home %q is not an absolute path", dir)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir || (!d.Type().IsRegular() && !d.IsDir()) {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(hdr); err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil {
+			_, err = tw.Write(b)
+		}
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("home %s: %w", dir, err)
+	}
+	if buf.Len() > maxHomeSeed {
+		return nil, fmt.Errorf("home %s packs to %d bytes, more than the %d a pod's env can carry", dir, buf.Len(), maxHomeSeed)
+	}
+	return buf.Bytes(), nil
 }

@@ -2,6 +2,9 @@ package kubernetes
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +226,36 @@ func TestDecodeConfig(t *testing.T) {
 	}
 	if cfg.imageFor("", "claude") != "parallax/agent-claude:latest" || cfg.imageFor("", "custom") != "me/custom:1" || cfg.imageFor("", "other") != "parallax/agent-base:latest" {
 		t.Errorf("images %v, default %q", cfg.Images, cfg.DefaultImage)
+	}
+}
+
+// The gate, run here by /bin/sh as a pod would run it: it unpacks the
+// home from the env, drops that env, waits for its line, then runs the
+// agent's argv.
+func TestGateUnpacksTheHomeThenRunsTheAgent(t *testing.T) {
+	seedDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(seedDir, ".claude"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(seedDir, ".claude", "settings.json"), []byte(`{"x":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	secret, pod, err := objects(cfg, "h", runtime.Spec{ID: "g", Home: seedDir, Env: map[string]string{"HOME": agentHome},
+		Argv: []string{"/bin/sh", "-c", `cat "$HOME/.claude/settings.json"; echo " seed:${PARALLAX_HOME_SEED:-unset}"`}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(t.TempDir(), "home", "agent")
+	c := pod.Spec.Containers[0]
+	cmd := exec.Command(c.Command[0], append(c.Command[1:], c.Args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, homeSeedEnv + "=" + string(secret.Data[homeSeedEnv])}
+	cmd.Stdin = strings.NewReader("\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != `{"x":1} seed:unset`+"\n" {
+		t.Fatalf("gate: %v, output %q", err, out)
+	}
+	if fi, err := os.Stat(filepath.Join(home, ".claude", "settings.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("unpacked settings: %v, %v; want mode 0600", fi, err)
 	}
 }

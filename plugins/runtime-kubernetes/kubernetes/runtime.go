@@ -71,7 +71,7 @@ func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
 		// activeDeadlineSeconds plus a timer here.
 		Capabilities: runtime.Capabilities{CPULimit: true, MemoryLimit: true, Timeout: true},
 		ConfigSchema: slices.Clone(configSchema),
-		AgentPaths:   runtime.AgentPaths{Workdir: workspace},
+		AgentPaths:   runtime.AgentPaths{Home: agentHome, Workdir: workspace},
 	}, nil
 }
 

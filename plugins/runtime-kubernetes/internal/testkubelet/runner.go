@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -152,6 +153,12 @@ func (k *Kubelet) env(pod *corev1.Pod, spec corev1.Container, home string) ([]st
 				continue // an optional reference to nothing
 			}
 			value = v
+		}
+		if e.Name == "HOME" && filepath.IsAbs(value) {
+			// The image's filesystem does not exist here, and pods must
+			// not share this machine's homes: re-root the pod's HOME
+			// (like /home/agent) in the container's own directory.
+			value = filepath.Join(home, value)
 		}
 		env = append(env, e.Name+"="+value)
 	}
