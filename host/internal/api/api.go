@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/catalog"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
@@ -50,6 +51,8 @@ type Options struct {
 	Agents   Agents
 	Runtimes Runtimes
 	Bus      *events.Bus
+	// Catalog holds the agents patterns pick from; nil makes an empty one.
+	Catalog *catalog.Catalog
 	// Token, when set, is required as "Authorization: Bearer <token>", or
 	// on WebSockets, which browsers can't give headers, as "?token=".
 	Token string
@@ -81,6 +84,9 @@ func (s *server) routes() []route {
 		{"POST", "/api/managed-agents/{id}/credentials", s.credentials},
 		{"GET", "/api/managed-agents/{id}/logs", s.logs},
 		{"GET", "/api/managed-agents/{id}/metrics", s.metrics},
+		{"POST", "/api/agents", s.registerAgent},
+		{"GET", "/api/agents", s.listAgents},
+		{"DELETE", "/api/agents/{id}", s.deregisterAgent},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/health", s.health},
 		{"GET", "/api/openapi.json", s.openapi},
@@ -96,6 +102,9 @@ func Handler(opts Options) http.Handler {
 	}
 	if opts.Bus == nil {
 		opts.Bus = events.NewBus()
+	}
+	if opts.Catalog == nil {
+		opts.Catalog = catalog.New(nil)
 	}
 	s := &server{opts: opts, started: time.Now()}
 	mux := http.NewServeMux()

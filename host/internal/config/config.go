@@ -19,6 +19,9 @@ type Config struct {
 	// AgentTypes holds the agent_type blocks by name; see AgentType for a
 	// type without a block.
 	AgentTypes map[string]AgentType
+	// Agents are the agent blocks; Registry is nil without a registry block.
+	Agents   []Agent
+	Registry *Registry
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -68,6 +71,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "server"},
 		{Type: "runtime", LabelNames: []string{"name"}},
 		{Type: "agent_type", LabelNames: []string{"name"}},
+		{Type: "agent", LabelNames: []string{"id"}},
+		{Type: "registry", LabelNames: []string{"kind"}},
 	},
 }
 
@@ -148,7 +153,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -157,11 +162,17 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			runtimes = append(runtimes, block)
 		case "agent_type":
 			agentTypes = append(agentTypes, block)
+		case "agent":
+			agents = append(agents, block)
+		case "registry":
+			registries = append(registries, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
 	cfg.Runtimes = d.decodeRuntimes(runtimes, cfg.PluginDir)
 	cfg.AgentTypes = d.decodeAgentTypes(agentTypes)
+	cfg.Agents = d.decodeAgents(agents)
+	cfg.Registry = d.decodeRegistry(registries)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.

@@ -276,6 +276,41 @@ func TestLoadErrors(t *testing.T) {
 		pos     string   // line:col
 	}{
 		{
+			name:    "agent without an endpoint",
+			src:     local + "agent \"a1\" {\n  capabilities = [\"x\"]\n}\n",
+			summary: "Missing required argument",
+			detail:  []string{`"endpoint"`},
+			pos:     "2:12",
+		},
+		{
+			name:    "agent with a bad endpoint",
+			src:     local + "agent \"a1\" {\n  endpoint = \"ftp://x:1\"\n}\n",
+			summary: "Invalid endpoint",
+			detail:  []string{`agent "a1" endpoint`, `scheme "ftp"`},
+			pos:     "3:14",
+		},
+		{
+			name:    "duplicate agent",
+			src:     local + "agent \"a1\" {\n  endpoint = \"http://x:1\"\n}\nagent \"a1\" {\n  endpoint = \"http://x:2\"\n}\n",
+			summary: "Duplicate agent",
+			detail:  []string{"line 2"},
+			pos:     "5:1",
+		},
+		{
+			name:    "registry of an unknown kind",
+			src:     local + "registry \"consul\" {\n  endpoints = [\"x\"]\n}\n",
+			summary: "Unknown registry",
+			detail:  []string{`registry "etcd"`},
+			pos:     "2:10",
+		},
+		{
+			name:    "registry prefix without slashes",
+			src:     local + "registry \"etcd\" {\n  endpoints = [\"127.0.0.1:2379\"]\n  prefix = \"agents\"\n}\n",
+			summary: "Invalid prefix",
+			detail:  []string{`start and end with "/"`},
+			pos:     "4:12",
+		},
+		{
 			name:    "syntax error",
 			src:     "server {\n  listen = \n}\n" + local,
 			summary: "Invalid expression",
@@ -738,5 +773,26 @@ agent_type "codex" {
 	}
 	if gemini := cfg.AgentType("gemini"); gemini.Command != nil || gemini.StartTimeout != defaultStartTimeout || !gemini.Preseed {
 		t.Errorf("gemini without a block = %+v, want defaults", gemini)
+	}
+}
+
+func TestLoadAgentsAndRegistry(t *testing.T) {
+	cfg := mustLoad(t, writeConfig(t, `runtime "local" {}
+agent "test-agent-1" {
+  endpoint     = "http://127.0.0.1:9001"
+  capabilities = ["testing"]
+  metadata     = { expertise = "0.8" }
+}
+registry "etcd" {
+  endpoints    = ["127.0.0.1:2379"]
+  dial_timeout = "2s"
+}
+`, "local"))
+	if len(cfg.Agents) != 1 || cfg.Agents[0].ID != "test-agent-1" || cfg.Agents[0].Endpoint != "http://127.0.0.1:9001" ||
+		cfg.Agents[0].Capabilities[0] != "testing" || cfg.Agents[0].Metadata["expertise"] != "0.8" {
+		t.Errorf("agents %+v", cfg.Agents)
+	}
+	if r := cfg.Registry; r == nil || r.Endpoints[0] != "127.0.0.1:2379" || r.Prefix != "/parallax/agents/" || r.DialTimeout != 2*time.Second {
+		t.Errorf("registry %+v", cfg.Registry)
 	}
 }

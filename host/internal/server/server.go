@@ -74,6 +74,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		AllowedWorkdirs: cfg.Server.AllowedWorkdirs,
 	})
 	rm.SetListener(am)
+	cat, err := newCatalog(cfg, am)
+	if err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	diags := rm.Start(startCtx, cfg)
 	cancel()
@@ -83,7 +87,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Version: opts.Version,
 			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

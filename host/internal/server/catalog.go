@@ -1,0 +1,52 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/catalog"
+	"github.com/parallax/parallax/host/internal/config"
+)
+
+// newCatalog makes the catalogue: the managed agents of am, the agents of
+// PARALLAX_LOCAL_AGENTS and of the config file. A bad entry in either is a
+// start-up error naming it.
+func newCatalog(cfg *config.Config, am *agents.Manager) (*catalog.Catalog, error) {
+	cat := catalog.New(func() []catalog.Agent { return managedAgents(am) })
+	local, err := catalog.ParseLocalAgents(os.Getenv(catalog.LocalAgentsEnv))
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range local {
+		if err := cat.Put(a); err != nil {
+			return nil, fmt.Errorf("%s: %w", catalog.LocalAgentsEnv, err)
+		}
+	}
+	for _, a := range cfg.Agents {
+		entry := catalog.Agent{ID: a.ID, Name: a.Name, Endpoint: a.Endpoint, Capabilities: a.Capabilities, Metadata: a.Metadata, Source: catalog.SourceConfig}
+		if err := cat.Put(entry); err != nil {
+			return nil, fmt.Errorf("%s:%d: agent %q: %w", a.DeclRange.Filename, a.DeclRange.Start.Line, a.ID, err)
+		}
+	}
+	return cat, nil
+}
+
+// managedAgents shows the agents the host runs as catalogue entries.
+func managedAgents(am *agents.Manager) []catalog.Agent {
+	var out []catalog.Agent
+	for _, v := range am.List() {
+		if v.Status == agents.StatusStopped {
+			continue
+		}
+		out = append(out, catalog.Agent{
+			ID: v.ID, Name: v.Name, Capabilities: v.Capabilities,
+			Metadata: map[string]string{"type": v.Type, "role": v.Role, "runtime": v.Runtime},
+			Source:   catalog.SourceManaged,
+			Healthy:  v.Status == agents.StatusReady || v.Status == agents.StatusBusy,
+			LastSeen: time.Now().UTC(),
+		})
+	}
+	return out
+}
