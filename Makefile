@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 PLUGINS   := $(BIN)/plugins
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-MODULES   := ./sdk/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/...
+MODULES   := ./sdk/... ./sdk/agent/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 

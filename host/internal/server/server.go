@@ -78,6 +78,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Registry != nil {
+		stop, err := followRegistry(ctx, cfg.Registry, cat, log.Named("registry"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	diags := rm.Start(startCtx, cfg)
 	cancel()
