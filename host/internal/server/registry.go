@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/parallax/parallax/host/internal/catalog"
 	"github.com/parallax/parallax/host/internal/config"
