@@ -67,3 +67,26 @@ func TestBadLocalAgentsStopTheHost(t *testing.T) {
 		}
 	}
 }
+
+// GET /metrics serves the host's Prometheus metrics, behind the token.
+func TestPrometheusMetrics(t *testing.T) {
+	h := startHost(t, writeConfigServer(t, `  token = "metrics-token"`, "", ""))
+	h.token = "metrics-token"
+	h.spawnShell("counted", nil)
+	_, body := h.get("/metrics")
+	for _, want := range []string{
+		`parallax_agents{runtime="local",status="ready",type="custom"} 1`,
+		`parallax_spawns_total{result="ok",runtime="local",type="custom"} 1`,
+		`parallax_spawn_duration_seconds_count{runtime="local",type="custom"} 1`,
+		`parallax_runtime_healthy{runtime="local"} 1`,
+		`parallax_catalog_agents{source="managed"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+	h.token = ""
+	if code := h.do("GET", "/metrics", nil, nil); code != 401 {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+}

@@ -66,6 +66,9 @@ type Options struct {
 	// AllowedWorkdirs, if not empty, are the directories workdirs must be
 	// in.
 	AllowedWorkdirs []string
+	// OnSpawn, if set, hears of every spawn that passed validation: how
+	// long it took and how it ended; runtime is "" when none took it.
+	OnSpawn func(agentType, runtime string, took time.Duration, err error)
 }
 
 // Manager keeps the managed agents.
@@ -117,7 +120,12 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	if req.Name == "" {
 		req.Name = req.Type + "-" + id[:6]
 	}
-	return m.start(ctx, id, time.Now().UTC(), req, cands)
+	began := time.Now()
+	v, err := m.start(ctx, id, began.UTC(), req, cands)
+	if m.opts.OnSpawn != nil {
+		m.opts.OnSpawn(req.Type, v.Runtime, time.Since(began), err)
+	}
+	return v, err
 }
 
 // start prepares and starts agent id on the first candidate runtime that

@@ -53,6 +53,8 @@ type Options struct {
 	Bus      *events.Bus
 	// Catalog holds the agents patterns pick from; nil makes an empty one.
 	Catalog *catalog.Catalog
+	// Metrics, if set, is served at GET /metrics (Prometheus).
+	Metrics http.Handler
 	// Token, when set, is required as "Authorization: Bearer <token>", or
 	// on WebSockets, which browsers can't give headers, as "?token=".
 	Token string
@@ -113,6 +115,9 @@ func Handler(opts Options) http.Handler {
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /api/openapi.json", r.Method, r.URL.Path))
+	}
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
 	}
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/ws/", notFound)

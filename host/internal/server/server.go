@@ -21,6 +21,7 @@ import (
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/telemetry"
 	"github.com/parallax/parallax/sdk/plugin"
 )
 
@@ -69,15 +70,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, Launch: Launch})
 	bus := events.NewBus()
+	var metrics *telemetry.Metrics
 	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
 		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
 		AllowedWorkdirs: cfg.Server.AllowedWorkdirs,
+		OnSpawn:         func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
 	})
 	rm.SetListener(am)
 	cat, err := newCatalog(cfg, am)
 	if err != nil {
 		return err
 	}
+	metrics = newMetrics(am, rm, cat, bus)
 	if cfg.Registry != nil {
 		stop, err := followRegistry(ctx, cfg.Registry, cat, log.Named("registry"))
 		if err != nil {
@@ -94,7 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), Version: opts.Version,
 			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,48 @@
+package telemetry
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetrics(t *testing.T) {
+	m := New(Sources{
+		Agents: func() []AgentState {
+			return []AgentState{{"ready", "claude", "local"}, {"ready", "claude", "local"}, {"busy", "codex", "docker"}}
+		},
+		Runtimes: func() []RuntimeState {
+			return []RuntimeState{{Name: "local", Healthy: true, ActiveAgents: 2}, {Name: "docker", Healthy: false}}
+		},
+		Catalog: func() map[string]int { return map[string]int{"etcd": 4, "managed": 3} },
+	})
+	m.Spawned("claude", "local", 300*time.Millisecond, nil)
+	m.Spawned("claude", "", time.Second, errors.New("no runtime"))
+	m.Message()
+	m.Message()
+
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(w.Body)
+	for _, want := range []string{
+		`parallax_agents{runtime="local",status="ready",type="claude"} 2`,
+		`parallax_agents{runtime="docker",status="busy",type="codex"} 1`,
+		`parallax_runtime_healthy{runtime="local"} 1`,
+		`parallax_runtime_healthy{runtime="docker"} 0`,
+		`parallax_runtime_active_agents{runtime="local"} 2`,
+		`parallax_catalog_agents{source="etcd"} 4`,
+		`parallax_spawns_total{result="ok",runtime="local",type="claude"} 1`,
+		`parallax_spawns_total{result="failed",runtime="",type="claude"} 1`,
+		`parallax_spawn_duration_seconds_bucket{runtime="local",type="claude",le="0.5"} 1`,
+		`parallax_spawn_duration_seconds_bucket{runtime="local",type="claude",le="0.25"} 0`,
+		`parallax_messages_total 2`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
