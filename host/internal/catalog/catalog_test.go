@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -147,5 +150,45 @@ func TestCatalogSources(t *testing.T) {
 	c.Sync(SourceEtcd, nil)
 	if got := ids(c.List()); !slices.Equal(got, []string{"m1"}) {
 		t.Errorf("after removals: %v", got)
+	}
+}
+
+func TestMonitorMarksAndRecovers(t *testing.T) {
+	c := New(nil)
+	for _, id := range []string{"up", "flaky"} {
+		if err := c.Put(Agent{ID: id, Endpoint: "http://127.0.0.1:1", Source: SourceAPI}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	down := map[string]bool{"flaky": true}
+	check := func(_ context.Context, a Agent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down[a.ID] {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	changes := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Monitor(ctx, 10*time.Millisecond, time.Second, check, func(a Agent, err error) {
+		changes <- fmt.Sprintf("%s healthy=%v err=%v", a.ID, a.Healthy, err)
+	})
+	if got := <-changes; got != "flaky healthy=false err=connection refused" {
+		t.Errorf("first change %q", got)
+	}
+	if a, _ := c.Get("flaky"); a.Healthy {
+		t.Error("flaky is still healthy in the catalogue")
+	}
+	mu.Lock()
+	down["flaky"] = false
+	mu.Unlock()
+	if got := <-changes; got != "flaky healthy=true err=<nil>" {
+		t.Errorf("recovery %q", got)
+	}
+	if a, _ := c.Get("up"); !a.Healthy {
+		t.Error("a healthy agent was marked unhealthy")
 	}
 }
