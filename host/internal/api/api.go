@@ -20,6 +20,7 @@ import (
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
+	"github.com/parallax/parallax/sdk/agent/protocol"
 )
 
 // Agents is what the API needs of the managed agents.
@@ -55,6 +56,10 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// Metrics, if set, is served at GET /metrics (Prometheus).
 	Metrics http.Handler
+	// AgentProtocol, if set, serves the Agent protocol's HTTP form for
+	// managed agents at /agent-protocol/<agent id>/…, the call's target
+	// (protocol.Target) being the id.
+	AgentProtocol http.Handler
 	// Token, when set, is required as "Authorization: Bearer <token>", or
 	// on WebSockets, which browsers can't give headers, as "?token=".
 	Token string
@@ -118,6 +123,14 @@ func Handler(opts Options) http.Handler {
 	}
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.AgentProtocol != nil {
+		mux.HandleFunc("/agent-protocol/{id}/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+			r2 := r.WithContext(protocol.WithTarget(r.Context(), r.PathValue("id")))
+			r2.URL.Path = "/" + r.PathValue("rest")
+			r2.URL.RawPath = ""
+			opts.AgentProtocol.ServeHTTP(w, r2)
+		})
 	}
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/ws/", notFound)

@@ -39,6 +39,9 @@ type Server struct {
 	// AllowedOrigins are the other sites (host patterns) whose pages may
 	// open the API's WebSockets.
 	AllowedOrigins []string
+	// AgentListen, if set, is where the host serves the Agent protocol's
+	// gRPC service for its managed agents (grpc://<addr>/<agent id>).
+	AgentListen string
 }
 
 // Runtime is one runtime "<name>" {} block.

@@ -18,6 +18,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "data_dir"},
 		{Name: "allowed_workdirs"},
 		{Name: "allowed_origins"},
+		{Name: "agent_listen"},
 	},
 }
 
@@ -59,6 +60,22 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 	if attr, ok := content.Attributes["allowed_origins"]; ok {
 		if list, ok := d.strings(attr, "server.allowed_origins"); ok {
 			srv.AllowedOrigins = list
+		}
+	}
+	if attr, ok := content.Attributes["agent_listen"]; ok {
+		if s, ok := d.string(attr, "server.agent_listen"); ok {
+			// The gRPC Agent service has no authentication of its own, and
+			// a task is a message to an agent that runs commands here.
+			if host, err := splitListen(s); err != nil || !isLoopback(host) {
+				d.report(&hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid agent_listen address",
+					Detail:   fmt.Sprintf("server.agent_listen must be a loopback host:port, such as \"127.0.0.1:3001\": the Agent gRPC service has no authentication. %q is not one. Remote callers can use the HTTP form behind the token, /agent-protocol/<agent id>.", s),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				srv.AgentListen = s
+			}
 		}
 	}
 	if attr, ok := content.Attributes["data_dir"]; ok {

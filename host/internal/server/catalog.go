@@ -13,8 +13,8 @@ import (
 // newCatalog makes the catalogue: the managed agents of am, the agents of
 // PARALLAX_LOCAL_AGENTS and of the config file. A bad entry in either is a
 // start-up error naming it.
-func newCatalog(cfg *config.Config, am *agents.Manager) (*catalog.Catalog, error) {
-	cat := catalog.New(func() []catalog.Agent { return managedAgents(am) })
+func newCatalog(cfg *config.Config, am *agents.Manager, protocolBase string) (*catalog.Catalog, error) {
+	cat := catalog.New(func() []catalog.Agent { return managedAgents(am, protocolBase) })
 	local, err := catalog.ParseLocalAgents(os.Getenv(catalog.LocalAgentsEnv))
 	if err != nil {
 		return nil, err
@@ -33,15 +33,16 @@ func newCatalog(cfg *config.Config, am *agents.Manager) (*catalog.Catalog, error
 	return cat, nil
 }
 
-// managedAgents shows the agents the host runs as catalogue entries.
-func managedAgents(am *agents.Manager) []catalog.Agent {
+// managedAgents shows the agents the host runs as catalogue entries, each
+// with its endpoint of the Agent protocol under protocolBase.
+func managedAgents(am *agents.Manager, protocolBase string) []catalog.Agent {
 	var out []catalog.Agent
 	for _, v := range am.List() {
 		if v.Status == agents.StatusStopped {
 			continue
 		}
 		out = append(out, catalog.Agent{
-			ID: v.ID, Name: v.Name, Capabilities: v.Capabilities,
+			ID: v.ID, Name: v.Name, Capabilities: v.Capabilities, Endpoint: protocolBase + v.ID,
 			Metadata: map[string]string{"type": v.Type, "role": v.Role, "runtime": v.Runtime},
 			Source:   catalog.SourceManaged,
 			Healthy:  v.Status == agents.StatusReady || v.Status == agents.StatusBusy,

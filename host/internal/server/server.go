@@ -77,11 +77,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		OnSpawn:         func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
 	})
 	rm.SetListener(am)
-	cat, err := newCatalog(cfg, am)
+	cat, err := newCatalog(cfg, am, "http://"+ln.Addr().String()+"/agent-protocol/")
 	if err != nil {
 		return err
 	}
 	metrics = newMetrics(am, rm, cat, bus)
+	agentSrv := agentProtocol(am)
+	if cfg.Server.AgentListen != "" {
+		stop, err := serveAgentGRPC(cfg.Server.AgentListen, agentSrv, log.Named("agent-protocol"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	monitorCtx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	monitorAgents(monitorCtx, cat, bus, log.Named("catalog"))
 	if cfg.Registry != nil {
 		stop, err := followRegistry(ctx, cfg.Registry, cat, log.Named("registry"))
 		if err != nil {
@@ -98,7 +109,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Version: opts.Version,
 			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -404,7 +404,7 @@ func TestDialRejectsBadEndpoints(t *testing.T) {
 		"ftp://127.0.0.1:9000",
 		"grpc://127.0.0.1",
 		"grpc://:9000",
-		"grpc://127.0.0.1:9000/agent",
+		"grpc://127.0.0.1:9000/agent/nested",
 		"http://",
 		"://nope",
 	} {
@@ -432,5 +432,30 @@ func TestHTTPUnderPathPrefix(t *testing.T) {
 	res, err := c.Execute(t.Context(), protocol.Task{ID: "p", Description: "x", Data: []byte("hi")})
 	if err != nil || string(res.Result) != "hi" {
 		t.Errorf("Execute = %+v, %v", res, err)
+	}
+}
+
+// A grpc://host:port/name endpoint names one of the agents a server
+// hosts; the handler reads it with Target.
+func TestTargetRoutesGRPCCalls(t *testing.T) {
+	agent := &fakeAgent{execute: func(ctx context.Context, t protocol.Task, _ io.Writer) (protocol.Result, error) {
+		return protocol.Result{Result: []byte("for:" + protocol.Target(ctx))}, nil
+	}}
+	s := serve(t, agent)
+	for endpoint, want := range map[string]string{
+		"grpc://" + s.grpc + "/alpha": "for:alpha",
+		"grpc://" + s.grpc:            "for:",
+	} {
+		c := dial(t, "grpc", endpoint).client
+		res, err := c.Execute(context.Background(), protocol.Task{Description: "which"})
+		if err != nil || string(res.Result) != want {
+			t.Errorf("%s: %q, %v; want %q", endpoint, res.Result, err, want)
+		}
+	}
+	if _, err := protocol.Dial("grpc://" + s.grpc + "/a/b"); err == nil {
+		t.Error("Dial accepted a nested path")
+	}
+	if got := protocol.Target(protocol.WithTarget(context.Background(), "beta")); got != "beta" {
+		t.Errorf("Target(WithTarget(beta)) = %q", got)
 	}
 }
