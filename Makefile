@@ -74,6 +74,7 @@ fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnRequest -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzPlainText -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzWrite -fuzztime $(FUZZTIME) ./internal/screen/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzParseLocalAgents -fuzztime $(FUZZTIME) ./internal/catalog/
 
 # The agent images runtime-docker runs by default (see
 # plugins/runtime-docker/images/README.md). They install the CLIs from npm

@@ -192,3 +192,25 @@ func TestMonitorMarksAndRecovers(t *testing.T) {
 		t.Error("a healthy agent was marked unhealthy")
 	}
 }
+
+func FuzzParseLocalAgents(f *testing.F) {
+	f.Add(`[{"id":"a1","name":"One","endpoint":"http://127.0.0.1:9001","capabilities":["testing"]}]`)
+	f.Add(`[{"id":"a","endpoint":"grpc://x:1","metadata":{"expertise":"0.5"}},{"id":"b"}]`)
+	f.Add(`{"id":"a"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		agents, err := ParseLocalAgents(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), LocalAgentsEnv) {
+				t.Fatalf("error %q does not name %s", err, LocalAgentsEnv)
+			}
+			return
+		}
+		// Whatever parses is a valid catalogue entry.
+		c := New(nil)
+		for _, a := range agents {
+			if err := c.Put(a); err != nil {
+				t.Fatalf("parsed agent %+v does not register: %v", a, err)
+			}
+		}
+	})
+}

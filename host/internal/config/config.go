@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -42,6 +43,8 @@ type Server struct {
 	// AgentListen, if set, is where the host serves the Agent protocol's
 	// gRPC service for its managed agents (grpc://<addr>/<agent id>).
 	AgentListen string
+	// HealthInterval is how often registered agents are health-checked.
+	HealthInterval time.Duration
 }
 
 // Runtime is one runtime "<name>" {} block.
@@ -143,8 +146,9 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	cfg := &Config{
 		Server: Server{
-			Listen:  defaultListen,
-			DataDir: filepath.Join(d.dir, defaultDataDir),
+			HealthInterval: 15 * time.Second,
+			Listen:         defaultListen,
+			DataDir:        filepath.Join(d.dir, defaultDataDir),
 		},
 		PluginDir: filepath.Join(d.dir, defaultPluginDir),
 	}

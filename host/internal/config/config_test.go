@@ -73,7 +73,7 @@ runtime "docker" {}
 
 	cfg := mustLoad(t, path)
 
-	want := Server{Listen: "127.0.0.1:4000", Token: "s3cret", DataDir: filepath.Join(dir, "state")}
+	want := Server{Listen: "127.0.0.1:4000", Token: "s3cret", DataDir: filepath.Join(dir, "state"), HealthInterval: 15 * time.Second}
 	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
@@ -117,7 +117,7 @@ func TestLoadDefaults(t *testing.T) {
 
 	cfg := mustLoad(t, path)
 
-	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax")}
+	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax"), HealthInterval: 15 * time.Second}
 	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -19,6 +20,7 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "allowed_workdirs"},
 		{Name: "allowed_origins"},
 		{Name: "agent_listen"},
+		{Name: "health_interval"},
 	},
 }
 
@@ -75,6 +77,18 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 				})
 			} else {
 				srv.AgentListen = s
+			}
+		}
+	}
+	if attr, ok := content.Attributes["health_interval"]; ok {
+		if v, ok := d.string(attr, "server.health_interval"); ok {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur < 100*time.Millisecond {
+				d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid health_interval",
+					Detail:  fmt.Sprintf(`server.health_interval is %q; use a duration of at least 100ms, such as "15s".`, v),
+					Subject: attr.Expr.Range().Ptr()})
+			} else {
+				srv.HealthInterval = dur
 			}
 		}
 	}

@@ -76,6 +76,16 @@ type Status struct {
 	Version      string       `json:"version,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Restarts     int          `json:"restarts"`
+	// Runtime is what the plugin says it is: its own name (the type of
+	// runtime, whatever the block calls it) and its running agents.
+	Runtime RuntimeInfo `json:"runtime"`
+}
+
+// RuntimeInfo is the plugin's side of a Status.
+type RuntimeInfo struct {
+	Name         string `json:"name"`
+	Type         string `json:"type"`
+	ActiveAgents int    `json:"activeAgents"`
 }
 
 // Capabilities is runtime.Capabilities as the API names it.
@@ -431,6 +441,7 @@ func (m *Manager) Statuses() []Status {
 			Version:      e.info.Version,
 			Capabilities: Capabilities(e.info.Capabilities),
 			Restarts:     e.restarts,
+			Runtime:      RuntimeInfo{Name: e.cfg.Name, Type: e.info.Name, ActiveAgents: e.health.ActiveAgents},
 		})
 		e.mu.Unlock()
 	}

@@ -42,7 +42,7 @@ func serveAgentGRPC(addr string, srv *protocol.Server, log hclog.Logger) (stop f
 
 // monitorAgents health-checks the registered agents over the Agent
 // protocol and announces changes on the bus.
-func monitorAgents(ctx context.Context, cat *catalog.Catalog, bus *events.Bus, log hclog.Logger) {
+func monitorAgents(ctx context.Context, every time.Duration, cat *catalog.Catalog, bus *events.Bus, log hclog.Logger) {
 	check := func(ctx context.Context, a catalog.Agent) error {
 		c, err := protocol.Dial(a.Endpoint)
 		if err != nil {
@@ -68,8 +68,5 @@ func monitorAgents(ctx context.Context, cat *catalog.Catalog, bus *events.Bus, l
 		}
 		bus.Publish(events.Event{Event: "agent_health", AgentID: a.ID, Data: data})
 	}
-	go cat.Monitor(ctx, healthInterval, 5*time.Second, check, changed)
+	go cat.Monitor(ctx, every, min(every, 5*time.Second), check, changed)
 }
-
-// healthInterval is how often registered agents are checked.
-var healthInterval = 15 * time.Second

@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
-	monitorAgents(monitorCtx, cat, bus, log.Named("catalog"))
+	monitorAgents(monitorCtx, cfg.Server.HealthInterval, cat, bus, log.Named("catalog"))
 	if cfg.Registry != nil {
 		stop, err := followRegistry(ctx, cfg.Registry, cat, log.Named("registry"))
 		if err != nil {
