@@ -8,6 +8,7 @@ package scrollback
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Ring keeps the last size bytes written to it. Positions are absolute
@@ -162,4 +163,31 @@ func (rd *Reader) isClosed() bool {
 	default:
 		return false
 	}
+}
+
+// Conn is one attach to a Ring, what a runtime's Attach returns: reads
+// come from the ring at the Conn's own pace (see Reader), writes go to the
+// agent's input. Close detaches; the agent runs on.
+type Conn struct {
+	*Reader
+	write  func(p []byte) (int, error)
+	closed atomic.Bool
+}
+
+// NewConn attaches to r from the oldest byte it holds; write delivers
+// input to the agent. onSkip is as for NewReader.
+func (r *Ring) NewConn(onSkip func(skipped int64), write func(p []byte) (int, error)) *Conn {
+	return &Conn{Reader: r.NewReader(onSkip), write: write}
+}
+
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, io.ErrClosedPipe
+	}
+	return c.write(p)
+}
+
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.Reader.Close()
 }

@@ -92,3 +92,24 @@ func TestReader(t *testing.T) {
 		t.Errorf("read after Close = %v, want ErrClosedPipe", err)
 	}
 }
+
+func TestConnWritesUntilClosed(t *testing.T) {
+	r := NewRing(64)
+	var got []byte
+	c := r.NewConn(nil, func(p []byte) (int, error) { got = append(got, p...); return len(p), nil })
+	if n, err := c.Write([]byte("ls\n")); n != 3 || err != nil || string(got) != "ls\n" {
+		t.Fatalf("Write = %d, %v; input %q", n, err, got)
+	}
+	r.Write([]byte("out"))
+	buf := make([]byte, 8)
+	if n, err := c.Read(buf); string(buf[:n]) != "out" || err != nil {
+		t.Fatalf("Read = %q, %v", buf[:n], err)
+	}
+	c.Close()
+	if _, err := c.Write([]byte("x")); err != io.ErrClosedPipe {
+		t.Errorf("Write after Close: %v, want io.ErrClosedPipe", err)
+	}
+	if _, err := c.Read(buf); err != io.ErrClosedPipe {
+		t.Errorf("Read after Close: %v, want io.ErrClosedPipe", err)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -364,38 +363,21 @@ func (a *agent) resizeRetrying(ctx context.Context, size runtime.Size) error {
 }
 
 // attach returns a new reader of the agent's output, starting at the
-// oldest byte the ring still holds.
-func (a *agent) attach() *conn {
-	return &conn{a: a, Reader: a.out.NewReader(func(n int64) {
+// oldest byte the ring still holds, whose writes are the agent's input.
+func (a *agent) attach() *scrollback.Conn {
+	return a.out.NewConn(func(n int64) {
 		a.log.Debug("slow reader skipped output", "bytes", n)
-	})}
+	}, a.input)
 }
 
-// conn is one Attach. Reads pull from the ring at the conn's own position,
-// so a slow reader holds up nobody; one that falls further behind than the
-// ring holds skips ahead. Writes go to the agent's terminal.
-type conn struct {
-	*scrollback.Reader
-	a      *agent
-	closed atomic.Bool
-}
-
-func (c *conn) Write(p []byte) (int, error) {
-	if c.closed.Load() {
-		return 0, io.ErrClosedPipe
-	}
-	if c.a.hasExited() {
+// input writes p to the agent's terminal.
+func (a *agent) input(p []byte) (int, error) {
+	if a.hasExited() {
 		return 0, errors.New("agent exited")
 	}
-	c.a.writeMu.Lock()
-	defer c.a.writeMu.Unlock()
-	return c.a.stream.Conn.Write(p)
-}
-
-// Close detaches; the agent runs on.
-func (c *conn) Close() error {
-	c.closed.Store(true)
-	return c.Reader.Close()
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	return a.stream.Conn.Write(p)
 }
 
 // exitStatus reads how a container ended. The engine reports a process

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -57,7 +56,7 @@ type agent struct {
 
 	stdin   *io.PipeWriter
 	writeMu sync.Mutex
-	sizes   chan remotecommand.TerminalSize
+	sizes   chan sizeRequest
 
 	exited     chan struct{} // closed once the exit status is known
 	streamDone chan struct{} // closed once the attach stream ended
@@ -82,7 +81,7 @@ func newAgent(r *Runtime, cfg Config, id, name string) *agent {
 		out:        scrollback.NewRing(cfg.ScrollbackBytes),
 		ctx:        ctx,
 		cancel:     cancel,
-		sizes:      make(chan remotecommand.TerminalSize, 4),
+		sizes:      make(chan sizeRequest, 4),
 		exited:     make(chan struct{}),
 		streamDone: make(chan struct{}),
 		drained:    make(chan struct{}),
@@ -253,28 +252,39 @@ func (a *agent) connect(openGate bool) error {
 	return nil
 }
 
+// sizeRequest is a resize on its way to the stream; taken closes when
+// the stream has it, or when a newer size replaced it.
+type sizeRequest struct {
+	size  remotecommand.TerminalSize
+	taken chan struct{}
+}
+
 // sizeQueue feeds resizes to the stream.
 type sizeQueue struct{ a *agent }
 
 func (q sizeQueue) Next() *remotecommand.TerminalSize {
 	select {
-	case s := <-q.a.sizes:
-		return &s
+	case r := <-q.a.sizes:
+		close(r.taken)
+		return &r.size
 	case <-q.a.ctx.Done():
 		return nil
 	}
 }
 
-func (a *agent) resize(size runtime.Size) {
-	s := remotecommand.TerminalSize{Width: size.Cols, Height: size.Rows}
+// resize queues size for the stream and returns a channel closed once the
+// stream took it. Only the newest size matters: older queued ones are
+// dropped.
+func (a *agent) resize(size runtime.Size) <-chan struct{} {
+	r := sizeRequest{remotecommand.TerminalSize{Width: size.Cols, Height: size.Rows}, make(chan struct{})}
 	for {
 		select {
-		case a.sizes <- s:
-			return
+		case a.sizes <- r:
+			return r.taken
 		default:
-			// Only the newest size matters: drop the oldest queued.
 			select {
-			case <-a.sizes:
+			case old := <-a.sizes:
+				close(old.taken)
 			default:
 			}
 		}
@@ -444,32 +454,17 @@ func deleteSecret(client kubernetes.Interface, namespace, name string) error {
 }
 
 // attach returns a new reader of the agent's output, starting at the
-// oldest byte the ring still holds.
-func (a *agent) attach() *conn {
-	return &conn{a: a, Reader: a.out.NewReader(func(n int64) {
+// oldest byte the ring still holds, whose writes are the agent's input.
+func (a *agent) attach() *scrollback.Conn {
+	return a.out.NewConn(func(n int64) {
 		a.log.Debug("slow reader skipped output", "bytes", n)
-	})}
+	}, a.input)
 }
 
-// conn is one Attach: reads from the ring at its own pace, writes to the
-// pod's terminal.
-type conn struct {
-	*scrollback.Reader
-	a      *agent
-	closed atomic.Bool
-}
-
-func (c *conn) Write(p []byte) (int, error) {
-	if c.closed.Load() {
-		return 0, io.ErrClosedPipe
-	}
-	if c.a.hasExited() {
+// input writes p to the agent's terminal.
+func (a *agent) input(p []byte) (int, error) {
+	if a.hasExited() {
 		return 0, errors.New("agent exited")
 	}
-	return c.a.write(p)
-}
-
-func (c *conn) Close() error {
-	c.closed.Store(true)
-	return c.Reader.Close()
+	return a.write(p)
 }

@@ -380,7 +380,15 @@ func (r *Runtime) Resize(ctx context.Context, id string, size runtime.Size) erro
 	if size.Cols == 0 || size.Rows == 0 {
 		return fmt.Errorf("%w: size %dx%d: columns and rows must be positive", runtime.ErrInvalidSpec, size.Cols, size.Rows)
 	}
-	a.resize(size)
+	// The stream applies the size apart from the input: wait until it has
+	// it, so what is typed next meets the new size. The kubelet may still
+	// apply the two in either order; this closes most of that window.
+	select {
+	case <-a.resize(size):
+	case <-a.exited:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return nil
 }
 

@@ -38,6 +38,29 @@ type container struct {
 	drained chan struct{} // closed when the terminal has no more output
 
 	terminateOnce sync.Once
+
+	// ptyMu keeps a late resize off a terminal being closed.
+	ptyMu     sync.Mutex
+	ptyClosed bool
+}
+
+// setSize resizes the terminal unless it is closed.
+func (c *container) setSize(rows, cols uint16) {
+	c.ptyMu.Lock()
+	defer c.ptyMu.Unlock()
+	if c.pty != nil && !c.ptyClosed {
+		_ = pty.Setsize(c.pty, &pty.Winsize{Rows: rows, Cols: cols})
+	}
+}
+
+// closePTY closes the terminal, once.
+func (c *container) closePTY() {
+	c.ptyMu.Lock()
+	defer c.ptyMu.Unlock()
+	if c.pty != nil && !c.ptyClosed {
+		c.ptyClosed = true
+		c.pty.Close()
+	}
 }
 
 func newContainer(pod *corev1.Pod, outputLimit int) *container {
@@ -157,9 +180,7 @@ func (c *container) AttachContainer(_ context.Context, _, _, _ string, stdin io.
 		// here, so that the stream's reader is never stuck.
 		go func() {
 			for size := range resize {
-				if c.pty != nil {
-					_ = pty.Setsize(c.pty, &pty.Winsize{Rows: size.Height, Cols: size.Width})
-				}
+				c.setSize(size.Height, size.Width)
 			}
 		}()
 	}

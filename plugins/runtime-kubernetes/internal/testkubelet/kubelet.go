@@ -130,9 +130,7 @@ func Start(t testing.TB, client kubernetes.Interface, opts Options) *Kubelet {
 		// The exit reporters skip the status update: ctx is cancelled.
 		k.wg.Wait()
 		for _, c := range all {
-			if c.pty != nil {
-				c.pty.Close()
-			}
+			c.closePTY()
 		}
 		// Attaches have ended with their containers; this closes the rest.
 		srv.Close()
