@@ -23,6 +23,8 @@ type Config struct {
 	// Agents are the agent blocks; Registry is nil without a registry block.
 	Agents   []Agent
 	Registry *Registry
+	// Patterns are the pattern blocks by name.
+	Patterns map[string]Pattern
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -79,6 +81,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "agent_type", LabelNames: []string{"name"}},
 		{Type: "agent", LabelNames: []string{"id"}},
 		{Type: "registry", LabelNames: []string{"kind"}},
+		{Type: "pattern", LabelNames: []string{"name"}},
 	},
 }
 
@@ -160,7 +163,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes, agents, registries []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries, patterns []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -173,6 +176,8 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			agents = append(agents, block)
 		case "registry":
 			registries = append(registries, block)
+		case "pattern":
+			patterns = append(patterns, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
@@ -180,6 +185,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.AgentTypes = d.decodeAgentTypes(agentTypes)
 	cfg.Agents = d.decodeAgents(agents)
 	cfg.Registry = d.decodeRegistry(registries)
+	cfg.Patterns = d.decodePatterns(patterns)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.
