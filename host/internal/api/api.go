@@ -17,6 +17,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/catalog"
+	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
@@ -54,6 +55,8 @@ type Options struct {
 	Bus      *events.Bus
 	// Catalog holds the agents patterns pick from; nil makes an empty one.
 	Catalog *catalog.Catalog
+	// Patterns are the config's pattern blocks, by name.
+	Patterns map[string]config.Pattern
 	// Metrics, if set, is served at GET /metrics (Prometheus).
 	Metrics http.Handler
 	// AgentProtocol, if set, serves the Agent protocol's HTTP form for
@@ -94,6 +97,7 @@ func (s *server) routes() []route {
 		{"POST", "/api/agents", s.registerAgent},
 		{"GET", "/api/agents", s.listAgents},
 		{"DELETE", "/api/agents/{id}", s.deregisterAgent},
+		{"GET", "/api/patterns", s.listPatterns},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/health", s.health},
 		{"GET", "/api/openapi.json", s.openapi},

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Patterns: cfg.Patterns, Version: opts.Version,
 			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
