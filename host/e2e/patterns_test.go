@@ -1,6 +1,15 @@
 package e2e
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/parallax/parallax/sdk/agent/protocol"
+)
 
 // GET /api/patterns shows the config's patterns, checked at start-up.
 func TestPatternsAreListed(t *testing.T) {
@@ -53,3 +62,53 @@ pattern "feature-team" {
 		t.Errorf("GET /api/patterns = %+v", list)
 	}
 }
+
+// A capability pattern runs over registered agents, here on the real Agent
+// protocol in this process, through the REST API.
+func TestCapabilityPatternExecutes(t *testing.T) {
+	h := startHost(t, writeConfigWith(t, "", `pattern "code-review" {
+  agents {
+    capabilities = ["code_review"]
+    count        = 2
+  }
+  strategy = "best"
+  task     = "Review ${input.files}"
+}`))
+	for i, conf := range []float64{0.4, 0.9} {
+		srv := httptest.NewServer(protocol.HTTPHandler(reviewer{conf}))
+		t.Cleanup(srv.Close)
+		if code := h.do("POST", "/api/agents", map[string]any{"id": fmt.Sprintf("reviewer-%d", i), "endpoint": srv.URL, "capabilities": []string{"code_review"}}, nil); code != 201 {
+			t.Fatalf("register: %d", code)
+		}
+	}
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{"files": "auth.ts"}}, &started); code != 202 {
+		t.Fatalf("execute: %d", code)
+	}
+	var x struct {
+		Status, Result, Error string
+		Confidence            float64
+		Agents                []struct{ AgentID string }
+	}
+	eventually(t, "the execution to end", func() bool {
+		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
+		return x.Status != "running"
+	})
+	if x.Status != "completed" || x.Result != "reviewed auth.ts at 0.9" || x.Confidence != 0.9 || len(x.Agents) != 2 {
+		t.Errorf("execution %+v", x)
+	}
+	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{}}, nil); code != 400 {
+		t.Errorf("execute without the input the task needs: %d, want 400", code)
+	}
+	if code := h.do("POST", "/api/patterns/nope/execute", map[string]any{}, nil); code != 404 {
+		t.Errorf("execute an unknown pattern: %d, want 404", code)
+	}
+}
+
+type reviewer struct{ confidence float64 }
+
+func (r reviewer) Execute(_ context.Context, t protocol.Task, _ io.Writer) (protocol.Result, error) {
+	return protocol.Result{Result: []byte(fmt.Sprintf("reviewed %s at %v", strings.TrimPrefix(t.Description, "Review "), r.confidence)), Confidence: r.confidence}, nil
+}
+
+func (reviewer) Health(context.Context) protocol.Health { return protocol.Health{Healthy: true} }

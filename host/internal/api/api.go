@@ -55,8 +55,10 @@ type Options struct {
 	Bus      *events.Bus
 	// Catalog holds the agents patterns pick from; nil makes an empty one.
 	Catalog *catalog.Catalog
-	// Patterns are the config's pattern blocks, by name.
-	Patterns map[string]config.Pattern
+	// Patterns are the config's pattern blocks, by name; Executions runs
+	// them.
+	Patterns   map[string]config.Pattern
+	Executions Executions
 	// Metrics, if set, is served at GET /metrics (Prometheus).
 	Metrics http.Handler
 	// AgentProtocol, if set, serves the Agent protocol's HTTP form for
@@ -98,6 +100,8 @@ func (s *server) routes() []route {
 		{"GET", "/api/agents", s.listAgents},
 		{"DELETE", "/api/agents/{id}", s.deregisterAgent},
 		{"GET", "/api/patterns", s.listPatterns},
+		{"POST", "/api/patterns/{name}/execute", s.executePattern},
+		{"GET", "/api/executions/{id}", s.getExecution},
 		{"GET", "/api/runtimes", s.runtimes},
 		{"GET", "/api/health", s.health},
 		{"GET", "/api/openapi.json", s.openapi},
@@ -116,6 +120,9 @@ func Handler(opts Options) http.Handler {
 	}
 	if opts.Catalog == nil {
 		opts.Catalog = catalog.New(nil)
+	}
+	if opts.Executions == nil {
+		opts.Executions = noPatterns{}
 	}
 	s := &server{opts: opts, started: time.Now()}
 	mux := http.NewServeMux()

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/patterns"
 )
 
 // patternView is a pattern as GET /api/patterns shows it.
@@ -67,4 +71,54 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// Executions runs patterns; see patterns.Engine.
+type Executions interface {
+	Execute(name string, input map[string]string) (string, error)
+	Get(id string) (patterns.Execution, error)
+}
+
+func (s *server) executePattern(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Input map[string]string `json:"input"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	id, err := s.opts.Executions.Execute(r.PathValue("name"), req.Input)
+	var ie *patterns.InputError
+	switch {
+	case errors.Is(err, patterns.ErrUnknownPattern):
+		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.As(err, &ie):
+		writeError(w, http.StatusBadRequest, "input", err.Error())
+	case errors.Is(err, patterns.ErrUnsupported):
+		writeError(w, http.StatusNotImplemented, "", err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "", err.Error())
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]string{"executionId": id})
+	}
+}
+
+func (s *server) getExecution(w http.ResponseWriter, r *http.Request) {
+	x, err := s.opts.Executions.Get(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "", err.Error()+"; POST /api/patterns/{name}/execute starts one")
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+// noPatterns is the Executions of a host without patterns.
+type noPatterns struct{}
+
+func (noPatterns) Execute(name string, _ map[string]string) (string, error) {
+	return "", fmt.Errorf("%w %q; the config defines no patterns", patterns.ErrUnknownPattern, name)
+}
+
+func (noPatterns) Get(id string) (patterns.Execution, error) {
+	return patterns.Execution{}, fmt.Errorf("%w %q", patterns.ErrNotFound, id)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/parallax/parallax/host/internal/api"
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/patterns"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/telemetry"
 	"github.com/parallax/parallax/sdk/plugin"
@@ -90,6 +91,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		defer stop()
 	}
+	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, bus)
+	defer engine.Shutdown()
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
 	monitorAgents(monitorCtx, cfg.Server.HealthInterval, cat, bus, log.Named("catalog"))
@@ -109,7 +112,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
-			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Patterns: cfg.Patterns, Version: opts.Version,
+			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Patterns: cfg.Patterns, Executions: engine, Version: opts.Version,
 			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,261 @@
+// Package patterns executes the config's patterns. So far: capability
+// patterns over the agents of the catalogue.
+package patterns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/parallax/parallax/host/internal/aggregate"
+	"github.com/parallax/parallax/host/internal/catalog"
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/sdk/agent/protocol"
+)
+
+// Status of an execution.
+const (
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+)
+
+// ErrUnknownPattern is returned for a name the config doesn't define.
+var ErrUnknownPattern = errors.New("no such pattern")
+
+// ErrNotFound is returned for an execution id the engine doesn't know.
+var ErrNotFound = errors.New("no such execution")
+
+// ErrUnsupported is returned for a kind of pattern not executed yet.
+var ErrUnsupported = errors.New("not supported yet")
+
+// AgentResult is one agent's part of an execution.
+type AgentResult struct {
+	AgentID    string  `json:"agentId"`
+	Result     string  `json:"result"`
+	Confidence float64 `json:"confidence"`
+	Reasoning  string  `json:"reasoning"`
+	Error      string  `json:"error,omitempty"`
+	DurationMs int64   `json:"durationMs"`
+}
+
+// Execution is one run of a pattern.
+type Execution struct {
+	ID         string            `json:"id"`
+	Pattern    string            `json:"pattern"`
+	Status     string            `json:"status"`
+	Input      map[string]string `json:"input"`
+	StartedAt  time.Time         `json:"startedAt"`
+	EndedAt    *time.Time        `json:"endedAt,omitempty"`
+	Result     string            `json:"result,omitempty"`
+	Confidence float64           `json:"confidence"`
+	Reasoning  string            `json:"reasoning,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Agents     []AgentResult     `json:"agents"`
+}
+
+// Engine runs pattern executions.
+type Engine struct {
+	log      hclog.Logger
+	patterns map[string]config.Pattern
+	cat      *catalog.Catalog
+	bus      *events.Bus
+
+	mu    sync.Mutex
+	execs map[string]*Execution
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+	ctx   context.Context
+}
+
+// New returns an engine over the config's patterns and the catalogue.
+func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, bus *events.Bus) *Engine {
+	ctx, stop := context.WithCancel(context.Background())
+	return &Engine{log: log, patterns: patterns, cat: cat, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
+}
+
+// Execute starts pattern name on input and returns the execution's id;
+// it runs in the background.
+func (e *Engine) Execute(name string, input map[string]string) (string, error) {
+	p, ok := e.patterns[name]
+	if !ok {
+		names := make([]string, 0, len(e.patterns))
+		for n := range e.patterns {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return "", fmt.Errorf("%w %q; the config defines: %s", ErrUnknownPattern, name, strings.Join(names, ", "))
+	}
+	if p.Agents == nil {
+		return "", fmt.Errorf("%w: pattern %q is an org chart; executing org charts is not built yet", ErrUnsupported, name)
+	}
+	task, err := renderTask(p.Task, input)
+	if err != nil {
+		return "", err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	x := &Execution{ID: hex.EncodeToString(b[:]), Pattern: name, Status: StatusRunning, Input: maps.Clone(input), StartedAt: time.Now().UTC(), Agents: []AgentResult{}}
+	e.mu.Lock()
+	e.execs[x.ID] = x
+	e.mu.Unlock()
+	e.publish(x, "execution_started", map[string]any{"pattern": name})
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.run(x, p, task)
+	}()
+	return x.ID, nil
+}
+
+// renderTask fills the task template with the execution's input.
+func renderTask(expr hcl.Expression, input map[string]string) (string, error) {
+	vals := map[string]cty.Value{}
+	for k, v := range input {
+		vals[k] = cty.StringVal(v)
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"input": cty.ObjectVal(vals)}}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return "", &InputError{Msg: "the task needs input the request lacks: " + diags.Error()}
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return "", &InputError{Msg: "the task is not text"}
+	}
+	return v.AsString(), nil
+}
+
+// InputError is a problem with the execution's input.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+func (e *Engine) run(x *Execution, p config.Pattern, task string) {
+	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
+	defer cancel()
+	req := catalog.Requirement{Capabilities: p.Agents.Capabilities, MinConfidence: p.Agents.MinConfidence, Count: p.Agents.Count}
+	var picked []catalog.Agent
+	for _, a := range catalog.Match(e.cat.List(), req, nil) {
+		if a.Healthy && a.Source != catalog.SourceManaged {
+			picked = append(picked, a)
+		}
+	}
+	if len(picked) < p.Agents.Count {
+		e.finish(x, nil, fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; spawning managed agents for patterns is not built yet",
+			len(picked), p.Agents.Count, strings.Join(p.Agents.Capabilities, ", "), p.Agents.MinConfidence))
+		return
+	}
+	var results []aggregate.Result
+	if p.Strategy == "sequential" {
+		// Each agent gets the task and the result before it.
+		prompt := task
+		for _, a := range picked {
+			r := e.call(ctx, x, a, prompt)
+			results = append(results, r)
+			if r.Err != nil {
+				break
+			}
+			prompt = task + "\n\nThe previous agent's result:\n" + r.Output
+		}
+	} else {
+		results = make([]aggregate.Result, len(picked))
+		var wg sync.WaitGroup
+		for i, a := range picked {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = e.call(ctx, x, a, task)
+			}()
+		}
+		wg.Wait()
+	}
+	combine, _ := aggregate.ByStrategy(p.Strategy)
+	out, err := combine(results)
+	e.finish(x, &out, err)
+}
+
+// call gives one agent the task over the Agent protocol.
+func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task string) aggregate.Result {
+	start := time.Now()
+	r := aggregate.Result{AgentID: a.ID}
+	c, err := protocol.Dial(a.Endpoint)
+	if err == nil {
+		defer c.Close()
+		var res protocol.Result
+		timeout := time.Duration(0)
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		res, err = c.Execute(ctx, protocol.Task{ID: x.ID + "-" + a.ID, Description: task, Timeout: timeout})
+		r.Output, r.Confidence, r.Reasoning = string(res.Result), res.Confidence, res.Reasoning
+	}
+	r.Err = err
+	ar := AgentResult{AgentID: a.ID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds()}
+	if err != nil {
+		ar.Error = err.Error()
+		e.log.Warn("agent failed its task", "execution", x.ID, "agent", a.ID, "error", err)
+	}
+	e.mu.Lock()
+	x.Agents = append(x.Agents, ar)
+	e.mu.Unlock()
+	return r
+}
+
+func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
+	now := time.Now().UTC()
+	e.mu.Lock()
+	x.EndedAt = &now
+	if err != nil {
+		x.Status, x.Error = StatusFailed, err.Error()
+	} else {
+		x.Status = StatusCompleted
+	}
+	if out != nil {
+		x.Result, x.Confidence, x.Reasoning = out.Output, out.Confidence, out.Reasoning
+	}
+	e.mu.Unlock()
+	if err != nil {
+		e.publish(x, "execution_failed", map[string]any{"pattern": x.Pattern, "error": err.Error()})
+		return
+	}
+	e.publish(x, "execution_completed", map[string]any{"pattern": x.Pattern, "confidence": x.Confidence})
+}
+
+func (e *Engine) publish(x *Execution, typ string, data map[string]any) {
+	if e.bus == nil {
+		return
+	}
+	data["executionId"] = x.ID
+	e.bus.Publish(events.Event{Event: typ, Data: data})
+}
+
+// Get returns a copy of execution id.
+func (e *Engine) Get(id string) (Execution, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.execs[id]
+	if !ok {
+		return Execution{}, fmt.Errorf("%w %q", ErrNotFound, id)
+	}
+	out := *x
+	out.Agents = append([]AgentResult(nil), x.Agents...)
+	return out, nil
+}
+
+// Shutdown cancels running executions and waits for them.
+func (e *Engine) Shutdown() {
+	e.stop()
+	e.wg.Wait()
+}
