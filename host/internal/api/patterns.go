@@ -94,8 +94,6 @@ func (s *server) executePattern(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", err.Error())
 	case errors.As(err, &ie):
 		writeError(w, http.StatusBadRequest, "input", err.Error())
-	case errors.Is(err, patterns.ErrUnsupported):
-		writeError(w, http.StatusNotImplemented, "", err.Error())
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "", err.Error())
 	default:

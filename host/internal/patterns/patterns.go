@@ -1,5 +1,6 @@
-// Package patterns executes the config's patterns. So far: capability
-// patterns over the agents of the catalogue.
+// Package patterns executes the config's patterns: capability patterns
+// over the agents of the catalogue, and org charts whose managed roles it
+// staffs by spawning agents, and stops again however the execution ends.
 package patterns
 
 import (
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/parallax/parallax/host/internal/aggregate"
 	"github.com/parallax/parallax/host/internal/catalog"
@@ -37,9 +36,6 @@ var ErrUnknownPattern = errors.New("no such pattern")
 
 // ErrNotFound is returned for an execution id the engine doesn't know.
 var ErrNotFound = errors.New("no such execution")
-
-// ErrUnsupported is returned for a kind of pattern not executed yet.
-var ErrUnsupported = errors.New("not supported yet")
 
 // AgentResult is one agent's part of an execution.
 type AgentResult struct {
@@ -72,6 +68,7 @@ type Engine struct {
 	patterns map[string]config.Pattern
 	cat      *catalog.Catalog
 	bus      *events.Bus
+	managed  Managed // nil: no org charts with managed roles
 
 	mu    sync.Mutex
 	execs map[string]*Execution
@@ -80,10 +77,11 @@ type Engine struct {
 	ctx   context.Context
 }
 
-// New returns an engine over the config's patterns and the catalogue.
-func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, bus *events.Bus) *Engine {
+// New returns an engine over the config's patterns, the catalogue and
+// the managed agents (nil for none).
+func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus) *Engine {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Engine{log: log, patterns: patterns, cat: cat, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
+	return &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
 }
 
 // Execute starts pattern name on input and returns the execution's id;
@@ -98,12 +96,12 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 		sort.Strings(names)
 		return "", fmt.Errorf("%w %q; the config defines: %s", ErrUnknownPattern, name, strings.Join(names, ", "))
 	}
-	if p.Agents == nil {
-		return "", fmt.Errorf("%w: pattern %q is an org chart; executing org charts is not built yet", ErrUnsupported, name)
-	}
-	task, err := renderTask(p.Task, input)
-	if err != nil {
-		return "", err
+	var task string
+	if p.Agents != nil {
+		var err error
+		if task, err = render(p.Task, input, nil); err != nil {
+			return "", err
+		}
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -115,26 +113,13 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		if p.Agents == nil {
+			e.runOrgChart(x, p, input)
+			return
+		}
 		e.run(x, p, task)
 	}()
 	return x.ID, nil
-}
-
-// renderTask fills the task template with the execution's input.
-func renderTask(expr hcl.Expression, input map[string]string) (string, error) {
-	vals := map[string]cty.Value{}
-	for k, v := range input {
-		vals[k] = cty.StringVal(v)
-	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"input": cty.ObjectVal(vals)}}
-	v, diags := expr.Value(ctx)
-	if diags.HasErrors() {
-		return "", &InputError{Msg: "the task needs input the request lacks: " + diags.Error()}
-	}
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-		return "", &InputError{Msg: "the task is not text"}
-	}
-	return v.AsString(), nil
 }
 
 // InputError is a problem with the execution's input.

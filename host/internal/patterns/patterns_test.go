@@ -122,7 +122,7 @@ pattern "too-many" {
 	}, 0.8})
 	bus := events.NewBus()
 	sub := bus.Subscribe(16, nil)
-	e := New(hclog.NewNullLogger(), patterns, cat, bus)
+	e := New(hclog.NewNullLogger(), patterns, cat, nil, bus)
 	defer e.Shutdown()
 
 	id, err := e.Execute("review", map[string]string{"files": "auth.ts"})

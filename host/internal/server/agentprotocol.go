@@ -70,3 +70,11 @@ func monitorAgents(ctx context.Context, every time.Duration, cat *catalog.Catalo
 	}
 	go cat.Monitor(ctx, every, min(every, 5*time.Second), check, changed)
 }
+
+// patternAgents lets patterns spawn, message and delete managed agents.
+type patternAgents struct{ *agents.Manager }
+
+func (p patternAgents) Send(ctx context.Context, id, text string, expectResponse bool, timeout time.Duration) (string, error) {
+	msg, err := p.Manager.Send(ctx, id, text, expectResponse, timeout)
+	return msg.Content, err
+}

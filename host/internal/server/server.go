@@ -91,8 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		defer stop()
 	}
-	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, bus)
-	defer engine.Shutdown()
+	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, patternAgents{am}, bus)
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
 	monitorAgents(monitorCtx, cfg.Server.HealthInterval, cat, bus, log.Named("catalog"))
@@ -132,6 +131,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	// Executions first: they end and stop the agents they spawned.
+	engine.Shutdown()
 	am.Shutdown(shutCtx)
 	rm.Shutdown()
 	log.Info("shut down")
