@@ -112,3 +112,33 @@ func (r reviewer) Execute(_ context.Context, t protocol.Task, _ io.Writer) (prot
 }
 
 func (reviewer) Health(context.Context) protocol.Health { return protocol.Health{Healthy: true} }
+
+// parallax-host execute runs a pattern from the command line, showing
+// progress on stderr and the result on stdout.
+func TestExecuteCommand(t *testing.T) {
+	h := startHost(t, writeConfigWith(t, "", `pattern "code-review" {
+  agents {
+    capabilities = ["code_review"]
+    count        = 1
+  }
+  strategy = "best"
+  task     = "Review ${input.files}"
+}`))
+	srv := httptest.NewServer(protocol.HTTPHandler(reviewer{0.75}))
+	t.Cleanup(srv.Close)
+	if code := h.do("POST", "/api/agents", map[string]any{"id": "reviewer", "endpoint": srv.URL, "capabilities": []string{"code_review"}}, nil); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	stdout, stderr, code := h.cli("execute", "code-review", "--input", "files=auth.ts")
+	if code != 0 || stdout != "reviewed auth.ts at 0.75\n" || !strings.Contains(stderr, "started") || !strings.Contains(stderr, "completed") {
+		t.Errorf("execute: exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	// Without the input the task needs: the API's message, exit 1.
+	_, stderr, code = h.cli("execute", "code-review")
+	if code != 1 || !strings.Contains(stderr, "files") {
+		t.Errorf("execute without input: exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, code = h.cli("execute", "code-review", "--input", "no-equals"); code == 0 || !strings.Contains(stderr, "name=value") {
+		t.Errorf("a bad --input: exit %d, stderr %q", code, stderr)
+	}
+}

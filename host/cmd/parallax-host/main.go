@@ -29,6 +29,7 @@ Usage:
   parallax-host validate [flags] CONFIG.hcl  check a config file, plugins included
   parallax-host agents COMMAND [flags]       manage the agents of a running host
   parallax-host events [flags]               print a running host's events
+  parallax-host execute PATTERN [flags]      run a pattern of a running host
   parallax-host version                      print the version
 
 Run "parallax-host COMMAND -h" for a command's flags.
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdAgents(args[1:], osIO(stdout, stderr))
 	case "events":
 		return cmdEvents(args[1:], osIO(stdout, stderr))
+	case "execute":
+		return cmdExecute(args[1:], osIO(stdout, stderr))
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "parallax-host", version)
 		return 0
