@@ -61,14 +61,8 @@ func Validate(a Agent) error {
 	case a.Endpoint == "":
 		return &FieldError{"endpoint", `is empty; give the URL the agent answers on, like "http://127.0.0.1:9001" or "grpc://127.0.0.1:9002"`}
 	}
-	u, err := url.Parse(a.Endpoint)
-	if err != nil || u.Host == "" {
-		return &FieldError{"endpoint", fmt.Sprintf(`%q is not an absolute URL; write it like "http://127.0.0.1:9001"`, a.Endpoint)}
-	}
-	switch u.Scheme {
-	case "http", "https", "grpc":
-	default:
-		return &FieldError{"endpoint", fmt.Sprintf(`scheme %q is not spoken; use http, https or grpc`, u.Scheme)}
+	if msg := EndpointProblem(a.Endpoint); msg != "" {
+		return &FieldError{"endpoint", msg}
 	}
 	for i, c := range a.Capabilities {
 		if strings.TrimSpace(c) == "" {
@@ -76,6 +70,21 @@ func Validate(a Agent) error {
 		}
 	}
 	return nil
+}
+
+// EndpointProblem says what is wrong with an agent's endpoint, or "" if
+// nothing: it must be an absolute http, https or grpc URL. The config
+// file's agent blocks are checked by it too.
+func EndpointProblem(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf(`%q is not an absolute URL; write it like "http://127.0.0.1:9001" or "grpc://127.0.0.1:9002"`, endpoint)
+	}
+	switch u.Scheme {
+	case "http", "https", "grpc":
+		return ""
+	}
+	return fmt.Sprintf("scheme %q is not spoken; the Agent protocol is spoken over http, https or grpc", u.Scheme)
 }
 
 // Catalog holds the registered agents; managed agents come from a

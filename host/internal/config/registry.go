@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/parallax/parallax/host/internal/catalog"
 )
 
 // Agent is an agent "<id>" {} block: an agent that runs elsewhere and
@@ -78,9 +79,9 @@ func (d *decoder) decodeAgents(blocks []*hcl.Block) []Agent {
 		}
 		if attr, ok := content.Attributes["endpoint"]; ok {
 			if v, ok := d.string(attr, field("endpoint")); ok {
-				if msg := endpointProblem(v); msg != "" {
+				if msg := catalog.EndpointProblem(v); msg != "" {
 					d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid endpoint",
-						Detail: field("endpoint") + " " + msg, Subject: attr.Expr.Range().Ptr()})
+						Detail: field("endpoint") + ": " + msg + ".", Subject: attr.Expr.Range().Ptr()})
 				}
 				a.Endpoint = v
 			}
@@ -99,19 +100,6 @@ func (d *decoder) decodeAgents(blocks []*hcl.Block) []Agent {
 		out = append(out, a)
 	}
 	return out
-}
-
-// endpointProblem says what is wrong with an agent's endpoint, or "".
-func endpointProblem(v string) string {
-	u, err := url.Parse(v)
-	if err != nil || u.Host == "" {
-		return fmt.Sprintf(`is %q, not an absolute URL; write it like "http://127.0.0.1:9001" or "grpc://127.0.0.1:9002".`, v)
-	}
-	switch u.Scheme {
-	case "http", "https", "grpc":
-		return ""
-	}
-	return fmt.Sprintf("has scheme %q; the Agent protocol is spoken over http, https or grpc.", u.Scheme)
 }
 
 func (d *decoder) decodeRegistry(blocks []*hcl.Block) *Registry {

@@ -182,13 +182,7 @@ func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggreg
 	reply, err := e.managed.Send(ctx, id, task, true, timeout)
 	confidence, _ := agentserver.StatedConfidence(reply)
 	r := aggregate.Result{AgentID: id, Output: reply, Confidence: confidence, Err: err}
-	ar := AgentResult{AgentID: id, Result: reply, Confidence: r.Confidence, DurationMs: time.Since(start).Milliseconds()}
-	if err != nil {
-		ar.Error = err.Error()
-	}
-	e.mu.Lock()
-	x.Agents = append(x.Agents, ar)
-	e.mu.Unlock()
+	e.record(x, r, start)
 	return r
 }
 

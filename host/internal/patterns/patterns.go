@@ -187,15 +187,20 @@ func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task s
 		r.Output, r.Confidence, r.Reasoning = string(res.Result), res.Confidence, res.Reasoning
 	}
 	r.Err = err
-	ar := AgentResult{AgentID: a.ID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds()}
-	if err != nil {
-		ar.Error = err.Error()
-		e.log.Warn("agent failed its task", "execution", x.ID, "agent", a.ID, "error", err)
+	e.record(x, r, start)
+	return r
+}
+
+// record adds an agent's part to the execution.
+func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) {
+	ar := AgentResult{AgentID: r.AgentID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds()}
+	if r.Err != nil {
+		ar.Error = r.Err.Error()
+		e.log.Warn("agent failed its task", "execution", x.ID, "agent", r.AgentID, "error", r.Err)
 	}
 	e.mu.Lock()
 	x.Agents = append(x.Agents, ar)
 	e.mu.Unlock()
-	return r
 }
 
 func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
