@@ -119,6 +119,12 @@ func (a *agent) drain() {
 				last = now
 				continue
 			}
+			// With no process left holding the terminal, the pump's EIO
+			// is coming once it has read the rest; a pump slowed down
+			// must not lose the agent's last words.
+			if len(a.processes()) == 0 {
+				continue
+			}
 			return
 		}
 	}
