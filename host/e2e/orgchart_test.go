@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parallax/parallax/sdk/agent/protocol"
 )
 
 // processesWith counts this machine's processes whose command line holds
@@ -138,6 +141,168 @@ pattern "broken-team" {
 	})
 	if x.Status != "failed" || !strings.Contains(x.Error, `role "engineer"`) {
 		t.Errorf("execution %+v; want failed naming the role", x)
+	}
+	var left []agent
+	h.do("GET", "/api/managed-agents", nil, &left)
+	if len(left) != 0 {
+		t.Errorf("agents left in the API: %+v", left)
+	}
+	if n := processesWith(marker); n != 0 {
+		t.Errorf("%d fake claude processes left", n)
+	}
+}
+
+// crashingClaude is the fake claude, except that a message with "crash"
+// makes it exit and one with "slow" makes it sleep for sleepArg seconds.
+func crashingClaude(marker, sleepArg string) string {
+	return "# " + marker + "\n" + strings.Replace(fakeClaude, `l=${l%\[201~}`,
+		`l=${l%\[201~}; case "$l" in *crash*) exit 4;; *slow*) sleep `+sleepArg+`;; esac`, 1)
+}
+
+// teamConfig is an org chart of an architect and two engineers whose
+// second step's task is given by the input.
+func teamConfig(script string) string {
+	return fmt.Sprintf(`agent_type "claude" {
+  command = ["/bin/sh", "-c", %s]
+}
+pattern "team" {
+  structure {
+    role "architect" {
+      agent_type = "claude"
+      managed    = true
+    }
+    role "engineer" {
+      agent_type = "claude"
+      managed    = true
+      count      = 2
+    }
+  }
+  workflow {
+    step "design" {
+      role = "architect"
+      task = "Design it"
+    }
+    step "implement" {
+      role = "engineer"
+      task = "${input.how} ${steps.design.result}"
+    }
+  }
+}`, hclString(script))
+}
+
+// A step whose agents fail (here their CLI exits on the message) fails
+// the execution with the step's name, and every agent is stopped.
+func TestOrgChartStepFailureCleansUp(t *testing.T) {
+	marker := fmt.Sprintf("orgchart-step-marker-%d", os.Getpid())
+	h := startHost(t, writeConfigWith(t, "", teamConfig(crashingClaude(marker, "1"))))
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/team/execute", map[string]any{"input": map[string]string{"how": "crash"}}, &started); code != 202 {
+		t.Fatalf("execute: %d", code)
+	}
+	var x struct {
+		Status, Error string
+		Agents        []struct{ AgentID, Error string }
+	}
+	eventually(t, "the execution to end", func() bool {
+		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
+		return x.Status != "running"
+	})
+	if x.Status != "failed" || !strings.Contains(x.Error, `step "implement" failed`) {
+		t.Errorf("execution %+v; want failed in step implement; log:\n%s", x, h.logs())
+	}
+	failed := 0
+	for _, a := range x.Agents {
+		if a.Error != "" {
+			failed++
+		}
+	}
+	if len(x.Agents) != 3 || failed != 2 {
+		t.Errorf("agents %+v; want the architect's success and two engineers' errors", x.Agents)
+	}
+	var left []agent
+	h.do("GET", "/api/managed-agents", nil, &left)
+	if len(left) != 0 {
+		t.Errorf("agents left in the API: %+v", left)
+	}
+	if n := processesWith(marker); n != 0 {
+		t.Errorf("%d fake claude processes left", n)
+	}
+}
+
+// SIGTERM while a step runs: the host stops the execution's agents, and
+// what they had started, before it exits.
+func TestOrgChartSIGTERMMidExecutionLeavesNothing(t *testing.T) {
+	marker := fmt.Sprintf("orgchart-term-marker-%d", os.Getpid())
+	sleepArg := fmt.Sprint(100000 + os.Getpid()%100000)
+	h := startHost(t, writeConfigWith(t, "", teamConfig(crashingClaude(marker, sleepArg))))
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/team/execute", map[string]any{"input": map[string]string{"how": "slow"}}, &started); code != 202 {
+		t.Fatalf("execute: %d", code)
+	}
+	sleeping := "sleep\x00" + sleepArg
+	eventually(t, "both engineers busy in the step", func() bool { return processesWith(sleeping) == 2 })
+	if n := processesWith(marker); n != 3 {
+		t.Fatalf("%d fake claudes running, want 3", n)
+	}
+	h.stop()
+	if code := h.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("host exit code %d after SIGTERM; log:\n%s", code, h.logs())
+	}
+	if n, m := processesWith(marker), processesWith(sleeping); n+m != 0 {
+		t.Errorf("after the host exited: %d fake claudes and %d of their children left; log:\n%s", n, m, h.logs())
+	}
+	if !strings.Contains(h.logs(), "the host shut down during the execution") {
+		t.Errorf("the log does not say why the execution failed; log:\n%s", h.logs())
+	}
+}
+
+// A capability pattern with agent_type spawns the agents the catalogue
+// lacks, gives them the task with the registered ones, and stops them.
+func TestCapabilityPatternSpawnsTheRest(t *testing.T) {
+	marker := fmt.Sprintf("capability-spawn-marker-%d", os.Getpid())
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
+  command = ["/bin/sh", "-c", %s]
+}
+pattern "code-review" {
+  agents {
+    capabilities = ["code_review"]
+    count        = 3
+    agent_type   = "claude"
+  }
+  strategy = "parallel"
+  task     = "Review ${input.files}"
+}`, hclString("# "+marker+"\n"+fakeClaude))))
+	srv := httptest.NewServer(protocol.HTTPHandler(reviewer{0.9}))
+	t.Cleanup(srv.Close)
+	if code := h.do("POST", "/api/agents", map[string]any{"id": "reviewer", "endpoint": srv.URL, "capabilities": []string{"code_review"}}, nil); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{"files": "auth.ts"}}, &started); code != 202 {
+		t.Fatalf("execute: %d", code)
+	}
+	var x struct {
+		Status, Error string
+		Agents        []struct{ AgentID, Result string }
+	}
+	eventually(t, "the execution to end", func() bool {
+		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
+		return x.Status != "running"
+	})
+	spawned, registered := 0, 0
+	for _, a := range x.Agents {
+		switch {
+		case a.AgentID == "reviewer" && a.Result == "reviewed auth.ts at 0.9":
+			registered++
+		case strings.Contains(a.Result, "reply to: Review auth.ts"):
+			spawned++
+		}
+	}
+	if x.Status != "completed" || registered != 1 || spawned != 2 {
+		t.Fatalf("execution %+v; want the registered reviewer and two spawned claudes; log:\n%s", x, h.logs())
+	}
+	if n := strings.Count(h.logs(), "Agent spawned for pattern execution"); n != 2 {
+		t.Errorf("%d spawns logged, want 2", n)
 	}
 	var left []agent
 	h.do("GET", "/api/managed-agents", nil, &left)

@@ -35,6 +35,9 @@ type AgentSelector struct {
 	Capabilities  []string
 	MinConfidence float64
 	Count         int
+	// AgentType, when set, is spawned (as managed agents) to make up
+	// Count when the catalogue has too few.
+	AgentType string
 }
 
 // Role is one role "<name>" {} of an org chart's structure.
@@ -72,7 +75,7 @@ var (
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "agents"}, {Type: "structure"}, {Type: "workflow"}},
 	}
 	selectorSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "capabilities", Required: true}, {Name: "min_confidence"}, {Name: "count"}},
+		Attributes: []hcl.AttributeSchema{{Name: "capabilities", Required: true}, {Name: "min_confidence"}, {Name: "count"}, {Name: "agent_type"}},
 	}
 	structureSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "role", LabelNames: []string{"name"}}}}
 	roleSchema      = &hcl.BodySchema{
@@ -200,7 +203,22 @@ func (d *decoder) decodeSelector(block *hcl.Block, field string) *AgentSelector 
 	if attr, ok := body.Attributes["count"]; ok {
 		s.Count, _ = d.wholeNumber(attr, field+" count", 1, 100)
 	}
+	if attr, ok := body.Attributes["agent_type"]; ok {
+		s.AgentType, _ = d.agentType(attr, field+" agent_type")
+	}
 	return s
+}
+
+func (d *decoder) agentType(attr *hcl.Attribute, field string) (string, bool) {
+	v, ok := d.string(attr, field)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(AgentTypes, v) {
+		d.errorAt(attr.Expr.Range(), "Unknown agent type", fmt.Sprintf("%s is %q; use one of %s.", field, v, strings.Join(AgentTypes, ", ")))
+		return v, false
+	}
+	return v, true
 }
 
 func (d *decoder) decodeRoles(block *hcl.Block, pattern string) []Role {
@@ -217,12 +235,7 @@ func (d *decoder) decodeRoles(block *hcl.Block, pattern string) []Role {
 		rc, diags := content(b.Body, roleSchema)
 		d.report(diags...)
 		if attr, ok := rc.Attributes["agent_type"]; ok {
-			if v, ok := d.string(attr, field("agent_type")); ok {
-				if !slices.Contains(AgentTypes, v) {
-					d.errorAt(attr.Expr.Range(), "Unknown agent type", fmt.Sprintf("%s is %q; use one of %s.", field("agent_type"), v, strings.Join(AgentTypes, ", ")))
-				}
-				r.AgentType = v
-			}
+			r.AgentType, _ = d.agentType(attr, field("agent_type"))
 		}
 		if attr, ok := rc.Attributes["managed"]; ok {
 			r.Managed, _ = d.bool(attr, field("managed"))

@@ -16,6 +16,7 @@ pattern "code-review" {
     capabilities   = ["code_review"]
     min_confidence = 0.7
     count          = 3
+    agent_type     = "claude"
   }
   strategy = "consensus"
   task     = "Review ${input.files} for security issues"
@@ -53,7 +54,7 @@ func TestLoadPatterns(t *testing.T) {
 	cfg := mustLoad(t, writeConfig(t, designExample, "local"))
 	cr := cfg.Patterns["code-review"]
 	if cr.Agents == nil || !slices.Equal(cr.Agents.Capabilities, []string{"code_review"}) || cr.Agents.MinConfidence != 0.7 ||
-		cr.Agents.Count != 3 || cr.Strategy != "consensus" || cr.Timeout != 5*time.Minute || cr.Task == nil {
+		cr.Agents.Count != 3 || cr.Agents.AgentType != "claude" || cr.Strategy != "consensus" || cr.Timeout != 5*time.Minute || cr.Task == nil {
 		t.Errorf("code-review = %+v, agents %+v", cr, cr.Agents)
 	}
 	ft := cfg.Patterns["feature-team"]
@@ -76,6 +77,8 @@ func TestPatternErrors(t *testing.T) {
 	}{
 		{"bad strategy", local + "pattern \"p\" {\n  agents { capabilities = [\"x\"] }\n  strategy = \"vote\"\n  task = \"t\"\n}\n",
 			"Invalid strategy", "parallel, sequential, consensus, best", "4:14"},
+		{"unknown agent type to spawn", local + "pattern \"p\" {\n  agents {\n    capabilities = [\"x\"]\n    agent_type = \"gpt\"\n  }\n  task = \"t\"\n}\n",
+			"Unknown agent type", `pattern "p" agents agent_type is "gpt"; use one of aider, claude`, "5:18"},
 		{"capability pattern without task", local + "pattern \"p\" {\n  agents { capabilities = [\"x\"] }\n}\n",
 			"Missing task", "${input.<name>}", "2:1"},
 		{"unknown reference in task", local + "pattern \"p\" {\n  agents { capabilities = [\"x\"] }\n  task = \"Do ${env.HOME}\"\n}\n",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -106,20 +107,26 @@ func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role c
 		}
 		return members, nil, nil
 	}
+	return e.spawn(ctx, x, pattern, role.Name, role.AgentType, role.Capabilities, role.Name, role.Count)
+}
+
+// spawn starts n managed agents of type typ and waits until they are
+// ready. It returns the ids it spawned, also on failure, for cleanup.
+func (e *Engine) spawn(ctx context.Context, x *Execution, pattern, name, typ string, caps []string, role string, n int) ([]member, []string, error) {
 	if e.managed == nil {
 		return nil, nil, errors.New("this host cannot spawn agents for patterns")
 	}
 	var members []member
 	var ids []string
-	for i := range role.Count {
+	for i := range n {
 		v, err := e.managed.Spawn(ctx, agents.SpawnRequest{
-			Name: fmt.Sprintf("%s-%s-%d", pattern, role.Name, i+1), Type: role.AgentType, Role: role.Name, Capabilities: role.Capabilities,
+			Name: fmt.Sprintf("%s-%s-%d", pattern, name, i+1), Type: typ, Role: role, Capabilities: caps,
 		})
 		if err != nil {
-			return nil, ids, fmt.Errorf("spawning a %s agent: %w", role.AgentType, err)
+			return nil, ids, fmt.Errorf("spawning a %s agent: %w", typ, err)
 		}
 		ids = append(ids, v.ID)
-		e.log.Info("Agent spawned for pattern execution", "agentId", v.ID, "patternName", pattern, "runtime", v.Runtime, "type", role.AgentType, "executionId", x.ID)
+		e.log.Info("Agent spawned for pattern execution", "agentId", v.ID, "patternName", pattern, "runtime", v.Runtime, "type", typ, "executionId", x.ID)
 		members = append(members, member{id: v.ID, managed: true})
 	}
 	for _, m := range members {
@@ -152,23 +159,32 @@ func (e *Engine) waitReady(ctx context.Context, id string) error {
 
 // runStep gives task to every member and combines their answers.
 func (e *Engine) runStep(ctx context.Context, x *Execution, step config.Step, members []member, task string) (aggregate.Outcome, error) {
+	combine, _ := aggregate.ByStrategy(step.Strategy)
+	return combine(e.fanOut(ctx, x, members, task))
+}
+
+// fanOut gives task to every member at once.
+func (e *Engine) fanOut(ctx context.Context, x *Execution, members []member, task string) []aggregate.Result {
 	results := make([]aggregate.Result, len(members))
-	done := make(chan struct{}, len(members))
+	var wg sync.WaitGroup
 	for i, m := range members {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
-			if m.managed {
-				results[i] = e.send(ctx, x, m.id, task)
-				return
-			}
-			results[i] = e.call(ctx, x, m.agent, task)
+			defer wg.Done()
+			results[i] = e.do(ctx, x, m, task)
 		}()
 	}
-	for range members {
-		<-done
+	wg.Wait()
+	return results
+}
+
+// do gives one member the task: a message for a managed agent, a call
+// over the Agent protocol for a registered one.
+func (e *Engine) do(ctx context.Context, x *Execution, m member, task string) aggregate.Result {
+	if m.managed {
+		return e.send(ctx, x, m.id, task)
 	}
-	combine, _ := aggregate.ByStrategy(step.Strategy)
-	return combine(results)
+	return e.call(ctx, x, m.agent, task)
 }
 
 // send gives a managed agent the task as a message; the reply is its

@@ -127,27 +127,48 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
+// run executes a capability pattern: it picks registered agents by
+// capability, spawns managed ones of the selector's type to make up the
+// count when there are too few, gives them the task, and stops what it
+// spawned before the execution ends.
 func (e *Engine) run(x *Execution, p config.Pattern, task string) {
+	var spawned []string
+	out, err := e.runCapability(x, p, task, &spawned)
+	e.cleanup(x, spawned)
+	e.finish(x, out, err)
+}
+
+func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spawned *[]string) (*aggregate.Outcome, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
 	defer cancel()
-	req := catalog.Requirement{Capabilities: p.Agents.Capabilities, MinConfidence: p.Agents.MinConfidence, Count: p.Agents.Count}
-	var picked []catalog.Agent
+	sel := p.Agents
+	req := catalog.Requirement{Capabilities: sel.Capabilities, MinConfidence: sel.MinConfidence, Count: sel.Count}
+	var members []member
 	for _, a := range catalog.Match(e.cat.List(), req, nil) {
+		// Managed agents belong to whoever spawned them; a pattern
+		// spawns its own.
 		if a.Healthy && a.Source != catalog.SourceManaged {
-			picked = append(picked, a)
+			members = append(members, member{id: a.ID, agent: a})
 		}
 	}
-	if len(picked) < p.Agents.Count {
-		e.finish(x, nil, fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; spawning managed agents for patterns is not built yet",
-			len(picked), p.Agents.Count, strings.Join(p.Agents.Capabilities, ", "), p.Agents.MinConfidence))
-		return
+	if missing := sel.Count - len(members); missing > 0 {
+		if sel.AgentType == "" {
+			return nil, fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; register more, or set agent_type in the pattern's agents block so the host spawns the rest",
+				len(members), sel.Count, strings.Join(sel.Capabilities, ", "), sel.MinConfidence)
+		}
+		more, ids, err := e.spawn(ctx, x, p.Name, "agent", sel.AgentType, sel.Capabilities, "", missing)
+		*spawned = append(*spawned, ids...)
+		if err != nil {
+			return nil, fmt.Errorf("%d of the %d agents needed are registered; spawning the rest: %w", len(members), sel.Count, err)
+		}
+		members = append(members, more...)
 	}
 	var results []aggregate.Result
 	if p.Strategy == "sequential" {
 		// Each agent gets the task and the result before it.
 		prompt := task
-		for _, a := range picked {
-			r := e.call(ctx, x, a, prompt)
+		for _, m := range members {
+			r := e.do(ctx, x, m, prompt)
 			results = append(results, r)
 			if r.Err != nil {
 				break
@@ -155,20 +176,11 @@ func (e *Engine) run(x *Execution, p config.Pattern, task string) {
 			prompt = task + "\n\nThe previous agent's result:\n" + r.Output
 		}
 	} else {
-		results = make([]aggregate.Result, len(picked))
-		var wg sync.WaitGroup
-		for i, a := range picked {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = e.call(ctx, x, a, task)
-			}()
-		}
-		wg.Wait()
+		results = e.fanOut(ctx, x, members, task)
 	}
 	combine, _ := aggregate.ByStrategy(p.Strategy)
 	out, err := combine(results)
-	e.finish(x, &out, err)
+	return &out, err
 }
 
 // call gives one agent the task over the Agent protocol.
@@ -204,6 +216,14 @@ func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) {
 }
 
 func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
+	if err != nil && e.ctx.Err() != nil {
+		err = fmt.Errorf("the host shut down during the execution: %w", err)
+	}
+	if err != nil {
+		e.log.Warn("pattern execution failed", "execution", x.ID, "pattern", x.Pattern, "error", err)
+	} else {
+		e.log.Info("pattern execution completed", "execution", x.ID, "pattern", x.Pattern)
+	}
 	now := time.Now().UTC()
 	e.mu.Lock()
 	x.EndedAt = &now

@@ -151,7 +151,7 @@ pattern "too-many" {
 	}
 
 	id, _ = e.Execute("too-many", nil)
-	if x := waitDone(t, e, id); x.Status != StatusFailed || !strings.Contains(x.Error, "4 of the 5 agents") {
+	if x := waitDone(t, e, id); x.Status != StatusFailed || !strings.Contains(x.Error, "4 of the 5 agents") || !strings.Contains(x.Error, "set agent_type") {
 		t.Errorf("too-many: %+v", x)
 	}
 
