@@ -56,6 +56,10 @@ func Parallel(results []Result) (Outcome, error) {
 	if len(ok) == 0 {
 		return Outcome{}, noSuccess(in)
 	}
+	if len(in) == 1 {
+		// One agent's answer needs no heading of whose it is.
+		return Outcome{Output: in[0].Output, Confidence: in[0].Confidence, Reasoning: in[0].Reasoning, Results: in}, nil
+	}
 	parts := make([]string, 0, len(ok))
 	sum := 0.0
 	for _, i := range ok {

@@ -91,8 +91,13 @@ func TestParallel(t *testing.T) {
 		},
 		{
 			name:    "missing ID named by position",
-			results: []Result{ok("", "a", 0.5)},
-			want:    want{output: "## agent #1 (confidence 0.50)\na", conf: 0.5},
+			results: []Result{ok("", "a", 0.5), ok("agent-2", "b", 0.5)},
+			want:    want{output: "## agent #1 (confidence 0.50)\na\n\n## agent-2 (confidence 0.50)\nb", conf: 0.5},
+		},
+		{
+			name:    "one agent's answer is the output as it is",
+			results: []Result{{AgentID: "agent-1", Output: "a\n", Confidence: 0.7, Reasoning: "because"}},
+			want:    want{output: "a\n", conf: 0.7, reasoning: "because"},
 		},
 		{
 			name:    "all failed lists each failure",
