@@ -3,6 +3,8 @@
 # or an API key. It draws a screen the host's adapter for that CLI reads:
 #   fake-agent.sh claude    like Claude Code
 #   fake-agent.sh codex     like the Codex CLI
+#   fake-agent.sh gemini    like the Gemini CLI
+#   fake-agent.sh aider     like Aider
 # (the host appends the real CLI's flags; they are ignored). Each line typed
 # is a task; the answer depends on the task's first word, and ends with a
 # "Confidence:" line, which the host reads as the answer's confidence.
@@ -25,11 +27,12 @@ reply() {
 
 rule='────────────────────────────────────────────────────────────'
 draw() { # $1: the conversation
-	if [ "$style" = codex ]; then
-		printf '\033[2J\033[H>_ Fake Codex\n\n%s\n› Ask Codex to do anything\n\n  fake-model default · %s\n  ← for agents · ? for shortcuts' "$1" "$PWD"
-	else
-		printf '\033[2J\033[H%s%s\n❯ \0337\n%s\n  ? for shortcuts\0338' "$1" "$rule" "$rule"
-	fi
+	case $style in
+	codex) printf '\033[2J\033[H>_ Fake Codex\n\n%s\n› Ask Codex to do anything\n\n  fake-model default · %s\n  ← for agents · ? for shortcuts' "$1" "$PWD" ;;
+	gemini) printf '\033[2J\033[HFake Gemini\n\n%s\n>   Type your message or @path/to/file\n' "$1" ;;
+	aider) printf '%s\n> ' "$1" ;; # aider scrolls; it doesn't redraw
+	*) printf '\033[2J\033[H%s%s\n❯ \0337\n%s\n  ? for shortcuts\0338' "$1" "$rule" "$rule" ;;
+	esac
 }
 
 draw ''
@@ -44,21 +47,37 @@ while IFS= read -r line; do
 	line=$(printf '%s' "$line" | tr -d '\033\r')
 	line=${line#\[200~}
 	line=${line%\[201~}
-	if [ "$style" = codex ]; then
+	case $style in
+	codex)
 		printf '\033[2J\033[H› %s\n\n• Working (0s • esc to interrupt)\n' "$line"
 		sleep 0.3
 		draw "› $line
 
 $(reply "$line" •)
 
-"
-	else
+" ;;
+	gemini)
+		printf '\033[2J\033[H> %s\n\n⠋ Thinking (esc to cancel, 0s)\n' "$line"
+		sleep 0.3
+		draw "> $line
+
+$(reply "$line" ✦)
+" ;;
+	aider)
+		# The terminal has echoed the task after the prompt.
+		printf 'Waiting for fake-model'
+		sleep 0.3
+		printf '\r\033[K'
+		draw "$(answer "$line")
+
+Tokens: 1 sent, 1 received." ;;
+	*)
 		printf '\033[2J\033[H> %s\n\n✻ Thinking… (esc to interrupt)\n' "$line"
 		sleep 0.3
 		draw "> $line
 
 $(reply "$line" ●)
 
-"
-	fi
+" ;;
+	esac
 done

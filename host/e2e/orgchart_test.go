@@ -313,3 +313,59 @@ pattern "code-review" {
 		t.Errorf("%d fake claude processes left", n)
 	}
 }
+
+// Each CLI type's adapter drives the example's fake of that CLI through a
+// workflow with fan-out: ready, reply and confidence read off its screen.
+func TestOrgChartWithEachCLIType(t *testing.T) {
+	script, err := filepath.Abs("../../examples/patterns/fake-agent.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"claude", "codex", "gemini", "aider"} {
+		t.Run(typ, func(t *testing.T) {
+			h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type %[1]q {
+  command = [%[2]s, %[1]q]
+}
+pattern "pair" {
+  structure {
+    role "engineer" {
+      agent_type = %[1]q
+      managed    = true
+      count      = 2
+    }
+  }
+  workflow {
+    step "implement" {
+      role = "engineer"
+      task = "Implement ${input.feature}"
+    }
+    step "review" {
+      role     = "engineer"
+      strategy = "consensus"
+      task     = "Review the ${length(steps.implement.results)} implementations"
+    }
+  }
+}`, typ, hclString(script))))
+			var started struct{ ExecutionID string }
+			if code := h.do("POST", "/api/patterns/pair/execute", map[string]any{"input": map[string]string{"feature": "login"}}, &started); code != 202 {
+				t.Fatalf("execute: %d", code)
+			}
+			var x struct {
+				Status, Result, Error string
+				Confidence            float64
+				Agents                []struct{ Result string }
+			}
+			eventually(t, "the execution to end", func() bool {
+				h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
+				return x.Status != "running"
+			})
+			if x.Status != "completed" || !strings.HasPrefix(x.Result, "APPROVE") || x.Confidence != 1 || len(x.Agents) != 4 {
+				t.Fatalf("execution %+v; log:\n%s", x, h.logs())
+			}
+			if !strings.HasPrefix(x.Agents[0].Result, "Implemented it as designed") {
+				t.Errorf("the implement step's first answer is %q", x.Agents[0].Result)
+			}
+			eventually(t, "no fake agent process left", func() bool { return processesWith(script) == 0 })
+		})
+	}
+}
