@@ -162,6 +162,10 @@ func crashingClaude(marker, sleepArg string) string {
 // teamConfig is an org chart of an architect and two engineers whose
 // second step's task is given by the input.
 func teamConfig(script string) string {
+	return teamConfigTimeout(script, "10m")
+}
+
+func teamConfigTimeout(script, timeout string) string {
 	return fmt.Sprintf(`agent_type "claude" {
   command = ["/bin/sh", "-c", %s]
 }
@@ -187,7 +191,8 @@ pattern "team" {
       task = "${input.how} ${steps.design.result}"
     }
   }
-}`, hclString(script))
+  timeout = %q
+}`, hclString(script), timeout)
 }
 
 // A step whose agents fail (here their CLI exits on the message) fails
@@ -367,5 +372,33 @@ pattern "pair" {
 			}
 			eventually(t, "no fake agent process left", func() bool { return processesWith(script) == 0 })
 		})
+	}
+}
+
+// An execution that runs past its timeout fails saying so, and its agents,
+// busy in the step, are stopped with what they started.
+func TestOrgChartTimeoutCleansUp(t *testing.T) {
+	marker := fmt.Sprintf("orgchart-timeout-marker-%d", os.Getpid())
+	sleepArg := fmt.Sprint(200000 + os.Getpid()%100000)
+	h := startHost(t, writeConfigWith(t, "", teamConfigTimeout(crashingClaude(marker, sleepArg), "5s")))
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/team/execute", map[string]any{"input": map[string]string{"how": "slow"}}, &started); code != 202 {
+		t.Fatalf("execute: %d", code)
+	}
+	var x struct{ Status, Error string }
+	eventually(t, "the execution to end", func() bool {
+		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
+		return x.Status != "running"
+	})
+	if x.Status != "failed" || !strings.Contains(x.Error, `step "implement" failed`) || !strings.Contains(x.Error, "timed out after 5s") {
+		t.Errorf("execution %+v; want failed in step implement at its deadline", x)
+	}
+	var left []agent
+	h.do("GET", "/api/managed-agents", nil, &left)
+	if len(left) != 0 {
+		t.Errorf("agents left in the API: %+v", left)
+	}
+	if n, m := processesWith(marker), processesWith("sleep\x00"+sleepArg); n+m != 0 {
+		t.Errorf("%d fake claudes and %d of their children left", n, m)
 	}
 }

@@ -52,9 +52,10 @@ func (e *Engine) runOrgChart(x *Execution, p config.Pattern, input map[string]st
 	e.finish(x, &out, nil)
 }
 
-func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (aggregate.Outcome, error) {
+func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (_ aggregate.Outcome, err error) {
 	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
 	defer cancel()
+	defer func() { err = timedOut(ctx, p, err) }()
 	staff := map[string][]member{}
 	for _, role := range p.Roles {
 		members, ids, err := e.staff(ctx, x, p.Name, role)
@@ -203,28 +204,40 @@ func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggreg
 }
 
 // cleanup deletes the agents an execution spawned, trying again on
-// failure: none may outlive it.
+// failure and killing at last: none may outlive it.
 func (e *Engine) cleanup(x *Execution, ids []string) {
 	for _, id := range ids {
-		for attempt := 1; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), agents.DefaultStopTimeout+10*time.Second)
-			_, err := e.managed.Delete(ctx, id, agents.StopOptions{})
-			cancel()
-			if err == nil || errors.Is(err, agents.ErrNotFound) {
-				break
-			}
-			e.log.Error("stopping a pattern's agent failed; trying again", "execution", x.ID, "agent", id, "attempt", attempt, "error", err)
-			if attempt == 3 {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err = e.managed.Delete(ctx, id, agents.StopOptions{Force: true})
-				cancel()
-				if err != nil && !errors.Is(err, agents.ErrNotFound) {
-					e.log.Error("killing a pattern's agent failed", "execution", x.ID, "agent", id, "error", err)
-				}
-				break
-			}
+		e.stopAgent(x, id)
+	}
+}
+
+const stopAttempts = 3
+
+func (e *Engine) stopAgent(x *Execution, id string) {
+	stop := func(force bool, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := e.managed.Delete(ctx, id, agents.StopOptions{Force: force})
+		if errors.Is(err, agents.ErrNotFound) {
+			return nil // already gone
+		}
+		return err
+	}
+	for attempt := 1; attempt <= stopAttempts; attempt++ {
+		err := stop(false, agents.DefaultStopTimeout+10*time.Second)
+		if err == nil {
+			return
+		}
+		e.log.Error("stopping a pattern's agent failed", "execution", x.ID, "agent", id, "attempt", attempt, "error", err)
+		if attempt < stopAttempts {
+			time.Sleep(time.Duration(attempt) * e.stopRetryDelay)
 		}
 	}
+	if err := stop(true, time.Minute); err != nil {
+		e.log.Error("killing a pattern's agent failed", "execution", x.ID, "agent", id, "error", err)
+		return
+	}
+	e.log.Warn("killed a pattern's agent that would not stop", "execution", x.ID, "agent", id)
 }
 
 // render fills a step's task from input and earlier steps.

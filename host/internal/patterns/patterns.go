@@ -70,6 +70,10 @@ type Engine struct {
 	bus      *events.Bus
 	managed  Managed // nil: no org charts with managed roles
 
+	// stopRetryDelay is the wait before trying a failed stop again,
+	// times the attempt.
+	stopRetryDelay time.Duration
+
 	mu    sync.Mutex
 	execs map[string]*Execution
 	wg    sync.WaitGroup
@@ -81,7 +85,7 @@ type Engine struct {
 // the managed agents (nil for none).
 func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus) *Engine {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
+	return &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop, stopRetryDelay: 2 * time.Second}
 }
 
 // Execute starts pattern name on input and returns the execution's id;
@@ -138,9 +142,10 @@ func (e *Engine) run(x *Execution, p config.Pattern, task string) {
 	e.finish(x, out, err)
 }
 
-func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spawned *[]string) (*aggregate.Outcome, error) {
+func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spawned *[]string) (_ *aggregate.Outcome, err error) {
 	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
 	defer cancel()
+	defer func() { err = timedOut(ctx, p, err) }()
 	sel := p.Agents
 	req := catalog.Requirement{Capabilities: sel.Capabilities, MinConfidence: sel.MinConfidence, Count: sel.Count}
 	var members []member
@@ -181,6 +186,14 @@ func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spaw
 	combine, _ := aggregate.ByStrategy(p.Strategy)
 	out, err := combine(results)
 	return &out, err
+}
+
+// timedOut says so when err came from the pattern's timeout running out.
+func timedOut(ctx context.Context, p config.Pattern, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %s (the pattern's timeout): %w", p.Timeout, err)
+	}
+	return err
 }
 
 // call gives one agent the task over the Agent protocol.
