@@ -75,7 +75,11 @@ pattern "feature-team" {
 	}
 	var x struct {
 		Status, Result, Error string
-		Agents                []struct{ AgentID, Result, Error string }
+		Agents                []struct{ AgentID, Result, Error, Step string }
+		Steps                 []struct {
+			Name, Status, Result string
+			Attempts             int
+		}
 	}
 	eventually(t, "the execution to end", func() bool {
 		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
@@ -83,6 +87,18 @@ pattern "feature-team" {
 	})
 	if x.Status != "completed" || len(x.Agents) != 4 || !strings.Contains(x.Result, "reply to: Review 2 parts") {
 		t.Fatalf("execution %+v; log:\n%s", x, h.logs())
+	}
+	perStep := map[string]int{}
+	for _, a := range x.Agents {
+		perStep[a.Step]++
+	}
+	if len(x.Steps) != 3 || perStep["design"] != 1 || perStep["implement"] != 2 || perStep["review"] != 1 {
+		t.Errorf("steps %+v, agents per step %v", x.Steps, perStep)
+	}
+	for i, name := range []string{"design", "implement", "review"} {
+		if i < len(x.Steps) && (x.Steps[i].Name != name || x.Steps[i].Status != "completed" || x.Steps[i].Attempts != 1 || x.Steps[i].Result == "") {
+			t.Errorf("step %d = %+v, want %s completed at the first attempt", i, x.Steps[i], name)
+		}
 	}
 	implemented := 0
 	for _, a := range x.Agents {
@@ -207,6 +223,7 @@ func TestOrgChartStepFailureCleansUp(t *testing.T) {
 	var x struct {
 		Status, Error string
 		Agents        []struct{ AgentID, Error string }
+		Steps         []struct{ Name, Status, Error string }
 	}
 	eventually(t, "the execution to end", func() bool {
 		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
@@ -214,6 +231,9 @@ func TestOrgChartStepFailureCleansUp(t *testing.T) {
 	})
 	if x.Status != "failed" || !strings.Contains(x.Error, `step "implement" failed`) {
 		t.Errorf("execution %+v; want failed in step implement; log:\n%s", x, h.logs())
+	}
+	if len(x.Steps) != 2 || x.Steps[0].Status != "completed" || x.Steps[1].Status != "failed" || x.Steps[1].Error == "" {
+		t.Errorf("steps %+v; want design completed, implement failed with its error", x.Steps)
 	}
 	failed := 0
 	for _, a := range x.Agents {

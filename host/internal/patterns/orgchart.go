@@ -74,13 +74,16 @@ func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]strin
 			return aggregate.Outcome{}, fmt.Errorf("step %q: %w", step.Name, err)
 		}
 		var out aggregate.Outcome
-		for attempt := 0; ; attempt++ {
-			out, err = e.runStep(ctx, x, step, staff[step.Role], task)
+		i := e.stepStarted(x, step.Name)
+		attempt := 0
+		for ; ; attempt++ {
+			out, err = e.runStep(withStep(ctx, step.Name), x, step, staff[step.Role], task)
 			if err == nil || attempt >= step.Retries || ctx.Err() != nil {
 				break
 			}
 			e.log.Warn("step failed; trying again", "execution", x.ID, "step", step.Name, "error", err)
 		}
+		e.stepEnded(x, i, out, err, attempt+1)
 		if err != nil {
 			return aggregate.Outcome{}, fmt.Errorf("step %q failed: %w", step.Name, err)
 		}
@@ -89,6 +92,26 @@ func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]strin
 		last = out
 	}
 	return last, nil
+}
+
+// stepStarted adds a running step to the execution and returns its index.
+func (e *Engine) stepStarted(x *Execution, name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x.Steps = append(x.Steps, StepResult{Name: name, Status: StatusRunning, StartedAt: time.Now().UTC()})
+	return len(x.Steps) - 1
+}
+
+func (e *Engine) stepEnded(x *Execution, i int, out aggregate.Outcome, err error, attempts int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := &x.Steps[i]
+	st.Attempts, st.DurationMs = attempts, time.Since(st.StartedAt).Milliseconds()
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return
+	}
+	st.Status, st.Result, st.Confidence, st.Reasoning = StatusCompleted, out.Output, out.Confidence, out.Reasoning
 }
 
 // staff finds the members of a role: spawns count agents for a managed
@@ -199,7 +222,7 @@ func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggreg
 	reply, err := e.managed.Send(ctx, id, task, true, timeout)
 	confidence, _ := agentserver.StatedConfidence(reply)
 	r := aggregate.Result{AgentID: id, Output: reply, Confidence: confidence, Err: err}
-	e.record(x, r, start)
+	e.record(ctx, x, r, start)
 	return r
 }
 

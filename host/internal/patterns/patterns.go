@@ -45,6 +45,21 @@ type AgentResult struct {
 	Reasoning  string  `json:"reasoning"`
 	Error      string  `json:"error,omitempty"`
 	DurationMs int64   `json:"durationMs"`
+	// Step is the org chart's step the answer was for.
+	Step string `json:"step,omitempty"`
+}
+
+// StepResult is one step of an org chart's workflow.
+type StepResult struct {
+	Name       string    `json:"name"`
+	Status     string    `json:"status"`
+	Result     string    `json:"result,omitempty"`
+	Confidence float64   `json:"confidence"`
+	Reasoning  string    `json:"reasoning,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Attempts   int       `json:"attempts"`
+	StartedAt  time.Time `json:"startedAt"`
+	DurationMs int64     `json:"durationMs"`
 }
 
 // Execution is one run of a pattern.
@@ -60,6 +75,8 @@ type Execution struct {
 	Reasoning  string            `json:"reasoning,omitempty"`
 	Error      string            `json:"error,omitempty"`
 	Agents     []AgentResult     `json:"agents"`
+	// Steps are an org chart's steps so far, in order.
+	Steps []StepResult `json:"steps,omitempty"`
 }
 
 // Engine runs pattern executions.
@@ -212,13 +229,21 @@ func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task s
 		r.Output, r.Confidence, r.Reasoning = string(res.Result), res.Confidence, res.Reasoning
 	}
 	r.Err = err
-	e.record(x, r, start)
+	e.record(ctx, x, r, start)
 	return r
 }
 
+type stepKey struct{}
+
+// withStep marks ctx as the work of an org chart's step, for record.
+func withStep(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, stepKey{}, name)
+}
+
 // record adds an agent's part to the execution.
-func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) {
-	ar := AgentResult{AgentID: r.AgentID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds()}
+func (e *Engine) record(ctx context.Context, x *Execution, r aggregate.Result, start time.Time) {
+	step, _ := ctx.Value(stepKey{}).(string)
+	ar := AgentResult{AgentID: r.AgentID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds(), Step: step}
 	if r.Err != nil {
 		ar.Error = r.Err.Error()
 		e.log.Warn("agent failed its task", "execution", x.ID, "agent", r.AgentID, "error", r.Err)
@@ -274,6 +299,7 @@ func (e *Engine) Get(id string) (Execution, error) {
 	}
 	out := *x
 	out.Agents = append([]AgentResult(nil), x.Agents...)
+	out.Steps = append([]StepResult(nil), x.Steps...)
 	return out, nil
 }
 
