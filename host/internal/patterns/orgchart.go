@@ -40,10 +40,10 @@ type member struct {
 // to every member of its role, and stops the agents it spawned, however
 // the execution ends. The execution ends after that cleanup, so a
 // finished execution never has agents still running.
-func (e *Engine) runOrgChart(x *Execution, p config.Pattern, input map[string]string) {
+func (e *Engine) runOrgChart(ctx context.Context, x *Execution, p config.Pattern, input map[string]string) {
 	var spawned []string
-	out, err := e.workflow(x, p, input, &spawned)
-	e.cleanup(x, spawned)
+	out, err := e.workflow(ctx, x, p, input, &spawned)
+	e.cleanup(ctx, x, spawned)
 	if err != nil {
 		e.finish(x, nil, err)
 		return
@@ -51,8 +51,8 @@ func (e *Engine) runOrgChart(x *Execution, p config.Pattern, input map[string]st
 	e.finish(x, &out, nil)
 }
 
-func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (aggregate.Outcome, error) {
-	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
+func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (aggregate.Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	staff := map[string][]member{}
 	for _, role := range p.Roles {
@@ -73,7 +73,7 @@ func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]strin
 		}
 		var out aggregate.Outcome
 		for attempt := 0; ; attempt++ {
-			out, err = e.runStep(ctx, x, step, staff[step.Role], task)
+			out, err = e.runStep(withStep(ctx, step.Name), x, step, staff[step.Role], task)
 			if err == nil || attempt >= step.Retries || ctx.Err() != nil {
 				break
 			}
@@ -94,6 +94,7 @@ func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]strin
 // capability otherwise. It returns the ids it spawned, also on failure.
 func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role config.Role) ([]member, []string, error) {
 	if !role.Managed {
+		sel := e.startSelect(ctx, role.Name, role.Capabilities)
 		picked := catalog.Match(e.cat.List(), catalog.Requirement{Capabilities: role.Capabilities, Count: role.Count}, nil)
 		var members []member
 		for _, a := range picked {
@@ -102,8 +103,11 @@ func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role c
 			}
 		}
 		if len(members) < role.Count {
-			return nil, nil, fmt.Errorf("%d of the %d agents with capabilities %s are available", len(members), role.Count, strings.Join(role.Capabilities, ", "))
+			err := fmt.Errorf("%d of the %d agents with capabilities %s are available", len(members), role.Count, strings.Join(role.Capabilities, ", "))
+			endSelect(sel, len(members), err)
+			return nil, nil, err
 		}
+		endSelect(sel, len(members), nil)
 		return members, nil, nil
 	}
 	if e.managed == nil {
@@ -112,9 +116,11 @@ func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role c
 	var members []member
 	var ids []string
 	for i := range role.Count {
+		span := e.startSpawn(ctx, role.AgentType, role.Name)
 		v, err := e.managed.Spawn(ctx, agents.SpawnRequest{
 			Name: fmt.Sprintf("%s-%s-%d", pattern, role.Name, i+1), Type: role.AgentType, Role: role.Name, Capabilities: role.Capabilities,
 		})
+		endSpawn(span, v.ID, v.Runtime, err)
 		if err != nil {
 			return nil, ids, fmt.Errorf("spawning a %s agent: %w", role.AgentType, err)
 		}
@@ -175,6 +181,7 @@ func (e *Engine) runStep(ctx context.Context, x *Execution, step config.Step, me
 // result.
 func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggregate.Result {
 	start := time.Now()
+	ctx, span := e.startTask(ctx, id)
 	timeout := 10 * time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -182,13 +189,16 @@ func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggreg
 	reply, err := e.managed.Send(ctx, id, task, true, timeout)
 	confidence, _ := agentserver.StatedConfidence(reply)
 	r := aggregate.Result{AgentID: id, Output: reply, Confidence: confidence, Err: err}
-	e.record(x, r, start)
+	endTask(span, e.record(x, r, start), err)
 	return r
 }
 
 // cleanup deletes the agents an execution spawned, trying again on
 // failure: none may outlive it.
-func (e *Engine) cleanup(x *Execution, ids []string) {
+func (e *Engine) cleanup(ctx context.Context, x *Execution, ids []string) {
+	span := e.startCleanup(ctx, ids)
+	var failed error
+	defer func() { end(span, failed) }()
 	for _, id := range ids {
 		for attempt := 1; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), agents.DefaultStopTimeout+10*time.Second)
@@ -204,6 +214,7 @@ func (e *Engine) cleanup(x *Execution, ids []string) {
 				cancel()
 				if err != nil && !errors.Is(err, agents.ErrNotFound) {
 					e.log.Error("killing a pattern's agent failed", "execution", x.ID, "agent", id, "error", err)
+					failed = errors.Join(failed, fmt.Errorf("agent %s: %w", id, err))
 				}
 				break
 			}

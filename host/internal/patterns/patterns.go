@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parallax/parallax/host/internal/aggregate"
 	"github.com/parallax/parallax/host/internal/catalog"
@@ -69,6 +70,7 @@ type Engine struct {
 	cat      *catalog.Catalog
 	bus      *events.Bus
 	managed  Managed // nil: no org charts with managed roles
+	tracer   trace.Tracer
 
 	mu    sync.Mutex
 	execs map[string]*Execution
@@ -79,9 +81,11 @@ type Engine struct {
 
 // New returns an engine over the config's patterns, the catalogue and
 // the managed agents (nil for none).
-func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus) *Engine {
+func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus, opts ...Option) *Engine {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
+	e := &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop}
+	e.applyOptions(opts)
+	return e
 }
 
 // Execute starts pattern name on input and returns the execution's id;
@@ -114,10 +118,14 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	go func() {
 		defer e.wg.Done()
 		if p.Agents == nil {
-			e.runOrgChart(x, p, input)
+			ctx, traced := e.traceExecution(e.ctx, x, "org-chart", "")
+			defer traced()
+			e.runOrgChart(ctx, x, p, input)
 			return
 		}
-		e.run(x, p, task)
+		ctx, traced := e.traceExecution(e.ctx, x, "capability", p.Strategy)
+		defer traced()
+		e.run(ctx, x, p, task)
 	}()
 	return x.ID, nil
 }
@@ -127,10 +135,11 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
-func (e *Engine) run(x *Execution, p config.Pattern, task string) {
-	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
+func (e *Engine) run(ctx context.Context, x *Execution, p config.Pattern, task string) {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	req := catalog.Requirement{Capabilities: p.Agents.Capabilities, MinConfidence: p.Agents.MinConfidence, Count: p.Agents.Count}
+	sel := e.startSelect(ctx, "", p.Agents.Capabilities)
 	var picked []catalog.Agent
 	for _, a := range catalog.Match(e.cat.List(), req, nil) {
 		if a.Healthy && a.Source != catalog.SourceManaged {
@@ -138,10 +147,13 @@ func (e *Engine) run(x *Execution, p config.Pattern, task string) {
 		}
 	}
 	if len(picked) < p.Agents.Count {
-		e.finish(x, nil, fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; spawning managed agents for patterns is not built yet",
-			len(picked), p.Agents.Count, strings.Join(p.Agents.Capabilities, ", "), p.Agents.MinConfidence))
+		err := fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; spawning managed agents for patterns is not built yet",
+			len(picked), p.Agents.Count, strings.Join(p.Agents.Capabilities, ", "), p.Agents.MinConfidence)
+		endSelect(sel, len(picked), err)
+		e.finish(x, nil, err)
 		return
 	}
+	endSelect(sel, len(picked), nil)
 	var results []aggregate.Result
 	if p.Strategy == "sequential" {
 		// Each agent gets the task and the result before it.
@@ -174,6 +186,7 @@ func (e *Engine) run(x *Execution, p config.Pattern, task string) {
 // call gives one agent the task over the Agent protocol.
 func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task string) aggregate.Result {
 	start := time.Now()
+	ctx, span := e.startTask(ctx, a.ID)
 	r := aggregate.Result{AgentID: a.ID}
 	c, err := protocol.Dial(a.Endpoint)
 	if err == nil {
@@ -187,12 +200,12 @@ func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task s
 		r.Output, r.Confidence, r.Reasoning = string(res.Result), res.Confidence, res.Reasoning
 	}
 	r.Err = err
-	e.record(x, r, start)
+	endTask(span, e.record(x, r, start), err)
 	return r
 }
 
 // record adds an agent's part to the execution.
-func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) {
+func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) AgentResult {
 	ar := AgentResult{AgentID: r.AgentID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds()}
 	if r.Err != nil {
 		ar.Error = r.Err.Error()
@@ -201,6 +214,7 @@ func (e *Engine) record(x *Execution, r aggregate.Result, start time.Time) {
 	e.mu.Lock()
 	x.Agents = append(x.Agents, ar)
 	e.mu.Unlock()
+	return ar
 }
 
 func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
