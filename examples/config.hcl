@@ -50,3 +50,13 @@ runtime "local" {
 agent_type "claude" {
   approval = "autonomous" # or "ask": the CLI's permission prompts reach the API
 }
+
+# Pattern executions as OpenTelemetry traces, to an OTLP collector.
+# Off without this block; see the README.
+# telemetry {
+#   tracing {
+#     endpoint = "127.0.0.1:4318"
+#     insecure = true
+#     headers  = { authorization = env("OTLP_TOKEN") }
+#   }
+# }

@@ -25,6 +25,8 @@ type Config struct {
 	Registry *Registry
 	// Patterns are the pattern blocks by name.
 	Patterns map[string]Pattern
+	// Telemetry is the telemetry block; its zero value turns tracing off.
+	Telemetry Telemetry
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -82,6 +84,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "agent", LabelNames: []string{"id"}},
 		{Type: "registry", LabelNames: []string{"kind"}},
 		{Type: "pattern", LabelNames: []string{"name"}},
+		{Type: "telemetry"},
 	},
 }
 
@@ -163,7 +166,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes, agents, registries, patterns []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries, patterns, telemetry []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -178,6 +181,8 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			registries = append(registries, block)
 		case "pattern":
 			patterns = append(patterns, block)
+		case "telemetry":
+			telemetry = append(telemetry, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
@@ -186,6 +191,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.Agents = d.decodeAgents(agents)
 	cfg.Registry = d.decodeRegistry(registries)
 	cfg.Patterns = d.decodePatterns(patterns)
+	cfg.Telemetry = d.decodeTelemetry(telemetry)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.

@@ -14,11 +14,11 @@ import (
 	"github.com/parallax/parallax/host/internal/catalog"
 )
 
-// fakeManagerFailingStops stands in for the host's agents manager (the
-// real one is exercised end to end in host/e2e): its agents are ready at
-// once and answer every message, and each agent's first failStops
-// graceful stops fail.
-type fakeManagerFailingStops struct {
+// fakeManager stands in for the host's agents manager (the real one is
+// exercised end to end in host/e2e): its agents are ready at once and
+// answer every message, and each agent's first failStops graceful stops
+// fail.
+type fakeManager struct {
 	failStops int
 
 	mu      sync.Mutex
@@ -29,11 +29,11 @@ type fakeManagerFailingStops struct {
 	killErr error
 }
 
-func newFakeManager(failStops int) *fakeManagerFailingStops {
-	return &fakeManagerFailingStops{failStops: failStops, live: map[string]bool{}, stops: map[string]int{}, killed: map[string]bool{}}
+func newFakeManager(failStops int) *fakeManager {
+	return &fakeManager{failStops: failStops, live: map[string]bool{}, stops: map[string]int{}, killed: map[string]bool{}}
 }
 
-func (f *fakeManagerFailingStops) Spawn(_ context.Context, req agents.SpawnRequest) (agents.View, error) {
+func (f *fakeManager) Spawn(_ context.Context, req agents.SpawnRequest) (agents.View, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.next++
@@ -42,7 +42,7 @@ func (f *fakeManagerFailingStops) Spawn(_ context.Context, req agents.SpawnReque
 	return agents.View{ID: id, Name: req.Name, Type: req.Type, Status: agents.StatusStarting, Runtime: "fake"}, nil
 }
 
-func (f *fakeManagerFailingStops) Get(id string) (agents.View, error) {
+func (f *fakeManager) Get(id string) (agents.View, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.live[id] {
@@ -51,11 +51,11 @@ func (f *fakeManagerFailingStops) Get(id string) (agents.View, error) {
 	return agents.View{ID: id, Status: agents.StatusReady}, nil
 }
 
-func (f *fakeManagerFailingStops) Send(_ context.Context, id, text string, _ bool, _ time.Duration) (string, error) {
+func (f *fakeManager) Send(_ context.Context, id, text string, _ bool, _ time.Duration) (string, error) {
 	return "done: " + text + "\nConfidence: 0.6", nil
 }
 
-func (f *fakeManagerFailingStops) Delete(_ context.Context, id string, opts agents.StopOptions) (agents.View, error) {
+func (f *fakeManager) Delete(_ context.Context, id string, opts agents.StopOptions) (agents.View, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.live[id] {

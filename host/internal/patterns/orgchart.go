@@ -41,10 +41,10 @@ type member struct {
 // to every member of its role, and stops the agents it spawned, however
 // the execution ends. The execution ends after that cleanup, so a
 // finished execution never has agents still running.
-func (e *Engine) runOrgChart(x *Execution, p config.Pattern, input map[string]string) {
+func (e *Engine) runOrgChart(ctx context.Context, x *Execution, p config.Pattern, input map[string]string) {
 	var spawned []string
-	out, err := e.workflow(x, p, input, &spawned)
-	e.cleanup(x, spawned)
+	out, err := e.workflow(ctx, x, p, input, &spawned)
+	e.cleanup(ctx, x, spawned)
 	if err != nil {
 		e.finish(x, nil, err)
 		return
@@ -52,8 +52,8 @@ func (e *Engine) runOrgChart(x *Execution, p config.Pattern, input map[string]st
 	e.finish(x, &out, nil)
 }
 
-func (e *Engine) workflow(x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (_ aggregate.Outcome, err error) {
-	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
+func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (_ aggregate.Outcome, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	defer func() { err = timedOut(ctx, p, err) }()
 	staff := map[string][]member{}
@@ -119,6 +119,7 @@ func (e *Engine) stepEnded(x *Execution, i int, out aggregate.Outcome, err error
 // capability otherwise. It returns the ids it spawned, also on failure.
 func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role config.Role) ([]member, []string, error) {
 	if !role.Managed {
+		span := e.startSelect(ctx, role.Name, role.Capabilities)
 		picked := catalog.Match(e.cat.List(), catalog.Requirement{Capabilities: role.Capabilities, Count: role.Count}, nil)
 		var members []member
 		for _, a := range picked {
@@ -126,10 +127,12 @@ func (e *Engine) staff(ctx context.Context, x *Execution, pattern string, role c
 				members = append(members, member{id: a.ID, agent: a, managed: a.Source == catalog.SourceManaged})
 			}
 		}
+		var err error
 		if len(members) < role.Count {
-			return nil, nil, fmt.Errorf("%d of the %d agents with capabilities %s are available", len(members), role.Count, strings.Join(role.Capabilities, ", "))
+			err = fmt.Errorf("%d of the %d agents with capabilities %s are available", len(members), role.Count, strings.Join(role.Capabilities, ", "))
 		}
-		return members, nil, nil
+		endSelect(span, len(members), err)
+		return members, nil, err
 	}
 	return e.spawn(ctx, x, pattern, role.Name, role.AgentType, role.Capabilities, role.Name, role.Count)
 }
@@ -143,9 +146,11 @@ func (e *Engine) spawn(ctx context.Context, x *Execution, pattern, name, typ str
 	var members []member
 	var ids []string
 	for i := range n {
+		span := e.startSpawn(ctx, typ, role)
 		v, err := e.managed.Spawn(ctx, agents.SpawnRequest{
 			Name: fmt.Sprintf("%s-%s-%d", pattern, name, i+1), Type: typ, Role: role, Capabilities: caps,
 		})
+		endSpawn(span, v.ID, v.Runtime, err)
 		if err != nil {
 			return nil, ids, fmt.Errorf("spawning a %s agent: %w", typ, err)
 		}
@@ -215,6 +220,7 @@ func (e *Engine) do(ctx context.Context, x *Execution, m member, task string) ag
 // result.
 func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggregate.Result {
 	start := time.Now()
+	ctx, span := e.startTask(ctx, id)
 	timeout := 10 * time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -222,21 +228,28 @@ func (e *Engine) send(ctx context.Context, x *Execution, id, task string) aggreg
 	reply, err := e.managed.Send(ctx, id, task, true, timeout)
 	confidence, _ := agentserver.StatedConfidence(reply)
 	r := aggregate.Result{AgentID: id, Output: reply, Confidence: confidence, Err: err}
-	e.record(ctx, x, r, start)
+	endTask(span, e.record(ctx, x, r, start), err)
 	return r
 }
 
 // cleanup deletes the agents an execution spawned, trying again on
 // failure and killing at last: none may outlive it.
-func (e *Engine) cleanup(x *Execution, ids []string) {
+func (e *Engine) cleanup(ctx context.Context, x *Execution, ids []string) {
+	span := e.startCleanup(ctx, ids)
+	var failed error
 	for _, id := range ids {
-		e.stopAgent(x, id)
+		if err := e.stopAgent(x, id); err != nil {
+			failed = errors.Join(failed, fmt.Errorf("agent %s: %w", id, err))
+		}
 	}
+	end(span, failed)
 }
 
 const stopAttempts = 3
 
-func (e *Engine) stopAgent(x *Execution, id string) {
+// stopAgent stops agent id, or kills it after failed stops; the error is
+// the kill's.
+func (e *Engine) stopAgent(x *Execution, id string) error {
 	stop := func(force bool, timeout time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -249,7 +262,7 @@ func (e *Engine) stopAgent(x *Execution, id string) {
 	for attempt := 1; attempt <= stopAttempts; attempt++ {
 		err := stop(false, agents.DefaultStopTimeout+10*time.Second)
 		if err == nil {
-			return
+			return nil
 		}
 		e.log.Error("stopping a pattern's agent failed", "execution", x.ID, "agent", id, "attempt", attempt, "error", err)
 		if attempt < stopAttempts {
@@ -258,9 +271,10 @@ func (e *Engine) stopAgent(x *Execution, id string) {
 	}
 	if err := stop(true, time.Minute); err != nil {
 		e.log.Error("killing a pattern's agent failed", "execution", x.ID, "agent", id, "error", err)
-		return
+		return err
 	}
 	e.log.Warn("killed a pattern's agent that would not stop", "execution", x.ID, "agent", id)
+	return nil
 }
 
 // render fills a step's task from input and earlier steps.

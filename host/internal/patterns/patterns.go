@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parallax/parallax/host/internal/aggregate"
 	"github.com/parallax/parallax/host/internal/catalog"
@@ -86,6 +87,7 @@ type Engine struct {
 	cat      *catalog.Catalog
 	bus      *events.Bus
 	managed  Managed // nil: no org charts with managed roles
+	tracer   trace.Tracer
 
 	// stopRetryDelay is the wait before trying a failed stop again,
 	// times the attempt.
@@ -100,9 +102,11 @@ type Engine struct {
 
 // New returns an engine over the config's patterns, the catalogue and
 // the managed agents (nil for none).
-func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus) *Engine {
+func New(log hclog.Logger, patterns map[string]config.Pattern, cat *catalog.Catalog, managed Managed, bus *events.Bus, opts ...Option) *Engine {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop, stopRetryDelay: 2 * time.Second}
+	e := &Engine{log: log, patterns: patterns, cat: cat, managed: managed, bus: bus, execs: map[string]*Execution{}, ctx: ctx, stop: stop, stopRetryDelay: 2 * time.Second}
+	e.applyOptions(opts)
+	return e
 }
 
 // Execute starts pattern name on input and returns the execution's id;
@@ -135,10 +139,14 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	go func() {
 		defer e.wg.Done()
 		if p.Agents == nil {
-			e.runOrgChart(x, p, input)
+			ctx, traced := e.traceExecution(e.ctx, x, "org-chart", "")
+			defer traced()
+			e.runOrgChart(ctx, x, p, input)
 			return
 		}
-		e.run(x, p, task)
+		ctx, traced := e.traceExecution(e.ctx, x, "capability", p.Strategy)
+		defer traced()
+		e.run(ctx, x, p, task)
 	}()
 	return x.ID, nil
 }
@@ -152,19 +160,20 @@ func (e *InputError) Error() string { return e.Msg }
 // capability, spawns managed ones of the selector's type to make up the
 // count when there are too few, gives them the task, and stops what it
 // spawned before the execution ends.
-func (e *Engine) run(x *Execution, p config.Pattern, task string) {
+func (e *Engine) run(ctx context.Context, x *Execution, p config.Pattern, task string) {
 	var spawned []string
-	out, err := e.runCapability(x, p, task, &spawned)
-	e.cleanup(x, spawned)
+	out, err := e.runCapability(ctx, x, p, task, &spawned)
+	e.cleanup(ctx, x, spawned)
 	e.finish(x, out, err)
 }
 
-func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spawned *[]string) (_ *aggregate.Outcome, err error) {
-	ctx, cancel := context.WithTimeout(e.ctx, p.Timeout)
+func (e *Engine) runCapability(ctx context.Context, x *Execution, p config.Pattern, task string, spawned *[]string) (_ *aggregate.Outcome, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	defer func() { err = timedOut(ctx, p, err) }()
 	sel := p.Agents
 	req := catalog.Requirement{Capabilities: sel.Capabilities, MinConfidence: sel.MinConfidence, Count: sel.Count}
+	span := e.startSelect(ctx, "", sel.Capabilities)
 	var members []member
 	for _, a := range catalog.Match(e.cat.List(), req, nil) {
 		// Managed agents belong to whoever spawned them; a pattern
@@ -173,11 +182,15 @@ func (e *Engine) runCapability(x *Execution, p config.Pattern, task string, spaw
 			members = append(members, member{id: a.ID, agent: a})
 		}
 	}
-	if missing := sel.Count - len(members); missing > 0 {
-		if sel.AgentType == "" {
-			return nil, fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; register more, or set agent_type in the pattern's agents block so the host spawns the rest",
-				len(members), sel.Count, strings.Join(sel.Capabilities, ", "), sel.MinConfidence)
-		}
+	missing := sel.Count - len(members)
+	if missing > 0 && sel.AgentType == "" {
+		err := fmt.Errorf("%d of the %d agents needed (capabilities %s, expertise at least %.2f) are registered and healthy; register more, or set agent_type in the pattern's agents block so the host spawns the rest",
+			len(members), sel.Count, strings.Join(sel.Capabilities, ", "), sel.MinConfidence)
+		endSelect(span, len(members), err)
+		return nil, err
+	}
+	endSelect(span, len(members), nil)
+	if missing > 0 {
 		more, ids, err := e.spawn(ctx, x, p.Name, "agent", sel.AgentType, sel.Capabilities, "", missing)
 		*spawned = append(*spawned, ids...)
 		if err != nil {
@@ -216,6 +229,7 @@ func timedOut(ctx context.Context, p config.Pattern, err error) error {
 // call gives one agent the task over the Agent protocol.
 func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task string) aggregate.Result {
 	start := time.Now()
+	ctx, span := e.startTask(ctx, a.ID)
 	r := aggregate.Result{AgentID: a.ID}
 	c, err := protocol.Dial(a.Endpoint)
 	if err == nil {
@@ -229,19 +243,12 @@ func (e *Engine) call(ctx context.Context, x *Execution, a catalog.Agent, task s
 		r.Output, r.Confidence, r.Reasoning = string(res.Result), res.Confidence, res.Reasoning
 	}
 	r.Err = err
-	e.record(ctx, x, r, start)
+	endTask(span, e.record(ctx, x, r, start), err)
 	return r
 }
 
-type stepKey struct{}
-
-// withStep marks ctx as the work of an org chart's step, for record.
-func withStep(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, stepKey{}, name)
-}
-
 // record adds an agent's part to the execution.
-func (e *Engine) record(ctx context.Context, x *Execution, r aggregate.Result, start time.Time) {
+func (e *Engine) record(ctx context.Context, x *Execution, r aggregate.Result, start time.Time) AgentResult {
 	step, _ := ctx.Value(stepKey{}).(string)
 	ar := AgentResult{AgentID: r.AgentID, Result: r.Output, Confidence: r.Confidence, Reasoning: r.Reasoning, DurationMs: time.Since(start).Milliseconds(), Step: step}
 	if r.Err != nil {
@@ -251,6 +258,7 @@ func (e *Engine) record(ctx context.Context, x *Execution, r aggregate.Result, s
 	e.mu.Lock()
 	x.Agents = append(x.Agents, ar)
 	e.mu.Unlock()
+	return ar
 }
 
 func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {

@@ -91,7 +91,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		defer stop()
 	}
-	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, patternAgents{am}, bus)
+	// Stopped by the defer, so after the engine: its last spans go out.
+	traceOpts, stopTracing, err := startTracing(ctx, cfg.Telemetry.Tracing, opts.Version, instance, log.Named("tracing"))
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, patternAgents{am}, bus, traceOpts...)
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
 	monitorAgents(monitorCtx, cfg.Server.HealthInterval, cat, bus, log.Named("catalog"))

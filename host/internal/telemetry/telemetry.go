@@ -1,4 +1,5 @@
-// Package telemetry serves the host's Prometheus metrics at /metrics.
+// Package telemetry serves the host's Prometheus metrics at /metrics and
+// exports its traces over OTLP.
 package telemetry
 
 import (

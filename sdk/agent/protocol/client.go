@@ -59,7 +59,7 @@ func Dial(endpoint string) (Client, error) {
 		if u.Scheme == "grpcs" {
 			creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
 		}
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, headerOptions()...)
 		if target != "" {
 			opts = append(opts, withTarget(target)...)
 		}

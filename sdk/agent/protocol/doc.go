@@ -42,4 +42,12 @@
 // wrote so far (its last 1 MiB), then what it writes, and returns when the
 // task ended. Asked before the task started, it waits for it, so a caller
 // can start following and then execute without losing output.
+//
+// # Headers
+//
+// A caller can send context beside a task, such as a W3C traceparent,
+// without the protocol knowing what it means: WithHeaders on the caller's
+// side, HeadersFrom in the Handler. Over HTTP they are request headers,
+// over gRPC request metadata. Keys are lower case on both sides, so
+// OpenTelemetry's propagation.MapCarrier reads them as they come.
 package protocol

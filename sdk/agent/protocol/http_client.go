@@ -147,6 +147,7 @@ func (c *httpClient) do(req *http.Request, v any, ok ...int) error {
 // send sends req, turning a failure to get an answer into the
 // Client's errors.
 func (c *httpClient) send(req *http.Request) (*http.Response, error) {
+	setHeaders(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.transportError(req.Context(), err)

@@ -16,7 +16,7 @@ const maxRequestBytes = 16 << 20
 // describes. To serve them under a path prefix, wrap s in
 // http.StripPrefix and give Dial the prefixed URL.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, withIncomingHeaders(r))
 }
 
 func (s *Server) routes() *http.ServeMux {
