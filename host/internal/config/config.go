@@ -25,6 +25,9 @@ type Config struct {
 	Registry *Registry
 	// Patterns are the pattern blocks by name.
 	Patterns map[string]Pattern
+	// WarmPool lists the warm pools: the top-level warm_pool block's
+	// entries, then those of each runtime's, in file order.
+	WarmPool []WarmPool
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -60,7 +63,8 @@ type Runtime struct {
 	ConfigBody hcl.Body
 	DeclRange  hcl.Range
 
-	dir string // the config file's directory, for file() in ConfigBody
+	dir       string       // the config file's directory, for file() in ConfigBody
+	warmPools []*hcl.Block // decoded after every runtime is known
 }
 
 const (
@@ -82,6 +86,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "agent", LabelNames: []string{"id"}},
 		{Type: "registry", LabelNames: []string{"kind"}},
 		{Type: "pattern", LabelNames: []string{"name"}},
+		{Type: "warm_pool"},
 	},
 }
 
@@ -145,6 +150,11 @@ func (d *decoder) report(diags ...*hcl.Diagnostic) {
 
 func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	content, diags := content(body, rootSchema)
+	for _, diag := range diags {
+		if diag.Summary == "Extraneous label for warm_pool" {
+			diag.Detail += ` For a pool on one runtime, put a warm_pool block inside that runtime's block: runtime "docker" { warm_pool { claude = 1 } }.`
+		}
+	}
 	d.report(diags...)
 
 	cfg := &Config{
@@ -163,7 +173,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes, agents, registries, patterns []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries, patterns, warmPools []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -178,6 +188,8 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			registries = append(registries, block)
 		case "pattern":
 			patterns = append(patterns, block)
+		case "warm_pool":
+			warmPools = append(warmPools, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
@@ -186,6 +198,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.Agents = d.decodeAgents(agents)
 	cfg.Registry = d.decodeRegistry(registries)
 	cfg.Patterns = d.decodePatterns(patterns)
+	cfg.WarmPool = d.decodeWarmPools(warmPools, cfg.Runtimes)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.
