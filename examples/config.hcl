@@ -50,3 +50,12 @@ runtime "local" {
 agent_type "claude" {
   approval = "autonomous" # or "ask": the CLI's permission prompts reach the API
 }
+
+# Keep agents spawned and ready, so that a spawn asking for nothing special
+# (no workdir, env, credentials, command or resources) gets one at once.
+# One argument per line. Uncomment to enable; see the README.
+# warm_pool {
+#   claude = 2
+# }
+# A pool on one runtime goes inside its block:
+# runtime "docker" { ... warm_pool { codex = 1 } }
