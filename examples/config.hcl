@@ -60,3 +60,12 @@ agent_type "claude" {
 #     headers  = { authorization = env("OTLP_TOKEN") }
 #   }
 # }
+
+# Keep agents spawned and ready, so that a spawn asking for nothing special
+# (no workdir, env, credentials, command or resources) gets one at once.
+# One argument per line. Uncomment to enable; see the README.
+# warm_pool {
+#   claude = 2
+# }
+# A pool on one runtime goes inside its block:
+# runtime "docker" { ... warm_pool { codex = 1 } }

@@ -82,6 +82,56 @@ func BenchmarkSpawn100Concurrent(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// BenchmarkWarmPoolSpawnToReady compares spawn-to-ready of the fake claude
+// over REST: cold, on a host without a pool, then taken from a warm pool of
+// two, which is refilled (untimed) before each spawn. The hosts run one
+// after the other, so neither slows the other.
+func BenchmarkWarmPoolSpawnToReady(b *testing.B) {
+	const samples = 20
+	marker := fmt.Sprintf("bench-pool-marker-%d", os.Getpid())
+	cold := startHost(b, warmPoolConfig(b, marker, 0))
+	var coldLat, pooledLat []time.Duration
+	for range b.N {
+		for range samples {
+			coldLat = append(coldLat, spawnToReady(b, cold))
+		}
+	}
+	cold.stop()
+
+	pooled := startHost(b, warmPoolConfig(b, marker, 2))
+	for range b.N {
+		for range samples {
+			eventually(b, "the pool to refill", func() bool { return len(pooled.pooledReady()) == 2 })
+			pooledLat = append(pooledLat, spawnToReady(b, pooled))
+		}
+	}
+	sort.Slice(coldLat, func(i, j int) bool { return coldLat[i] < coldLat[j] })
+	sort.Slice(pooledLat, func(i, j int) bool { return pooledLat[i] < pooledLat[j] })
+	b.ReportMetric(ms(coldLat[len(coldLat)/2]), "cold-p50-ms")
+	b.ReportMetric(ms(pooledLat[len(pooledLat)/2]), "pooled-p50-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// spawnToReady spawns a claude, times it until the API says ready, and
+// deletes it.
+func spawnToReady(b *testing.B, h *host) time.Duration {
+	var a agent
+	start := time.Now()
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "claude"}, &a); code != http.StatusCreated {
+		b.Fatalf("spawn: %d; log:\n%s", code, h.logs())
+	}
+	for a.Status != "ready" {
+		if a.Status == "error" || a.Status == "stopped" || time.Since(start) > time.Minute {
+			b.Fatalf("agent %+v did not get ready", a)
+		}
+		time.Sleep(2 * time.Millisecond)
+		h.do("GET", "/api/managed-agents/"+a.ID, nil, &a)
+	}
+	took := time.Since(start)
+	h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil)
+	return took
+}
+
 // BenchmarkRealCLI_ClaudeSpawnToReady measures the real Claude Code, with
 // onboarding pre-seeded and a fake model on loopback: spawn to ready, and a
 // turn from send to reply (the fake answers at once). `make bench` runs it

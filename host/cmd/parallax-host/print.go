@@ -31,7 +31,11 @@ func printAgent(w io.Writer, a client.Agent) {
 	row("ID", a.ID)
 	row("NAME", dash(a.Name))
 	row("TYPE", a.Type)
-	row("STATUS", string(a.Status))
+	if a.Pooled {
+		row("STATUS", string(a.Status)+" (warm pool)")
+	} else {
+		row("STATUS", string(a.Status))
+	}
 	row("RUNTIME", dash(a.Runtime))
 	if !a.CreatedAt.IsZero() {
 		row("CREATED", a.CreatedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(a.CreatedAt))+" ago)")
@@ -96,10 +100,14 @@ func printMetrics(w io.Writer, m client.Metrics) {
 	_ = tw.Flush()
 }
 
-// status is an agent's status, with what it waits on.
+// status is an agent's status, with what it waits on or that it idles in
+// the warm pool.
 func status(a client.Agent) string {
-	if a.Pending != nil {
+	switch {
+	case a.Pending != nil:
 		return string(a.Status) + " (" + strings.ReplaceAll(a.Pending.Type, "_", " ") + ")"
+	case a.Pooled:
+		return string(a.Status) + " (warm pool)"
 	}
 	return string(a.Status)
 }

@@ -56,6 +56,8 @@ type View struct {
 	Exit         *Exit    `json:"exit,omitempty"`
 	// Pending is the question or login prompt the agent waits on.
 	Pending *Pending `json:"pending,omitempty"`
+	// Pooled is set while the agent waits idle in the warm pool.
+	Pooled bool `json:"pooled"`
 }
 
 // Pending is a question or login prompt, for the API.
@@ -102,6 +104,12 @@ type agent struct {
 	stopping bool // a Delete is under way, so an exit is expected
 	session  *session.Session
 	conn     io.Writer // the runtime's attach stream, for keys and resizes
+	// pool is the warm pool the agent idles in, nil once taken or if it
+	// never was; retiring marks one that its pool or a Delete stops, so
+	// no spawn takes it; poolReady is set once its pool saw it ready.
+	pool      *pool
+	retiring  bool
+	poolReady bool
 
 	// termMu orders output into the ring and out to the watchers, so a new
 	// watcher's replay and what it gets next neither overlap nor miss.
@@ -142,7 +150,7 @@ func (a *agent) view() View {
 		ID: a.id, Name: a.name, Type: a.typ, Status: a.status, Runtime: a.runtime,
 		CreatedAt: a.createdAt, Workdir: a.workdir, Command: a.command,
 		Capabilities: append([]string{}, a.capabilities...), Role: a.role,
-		Error: a.errMsg, Warnings: a.warnings,
+		Error: a.errMsg, Warnings: a.warnings, Pooled: a.pool != nil,
 	}
 	if a.exit != nil {
 		v.Exit = &Exit{Code: a.exit.Code, Signal: a.exit.Signal, Reason: a.exit.Reason}

@@ -67,8 +67,11 @@ type Options struct {
 	// in.
 	AllowedWorkdirs []string
 	// OnSpawn, if set, hears of every spawn that passed validation: how
-	// long it took and how it ended; runtime is "" when none took it.
+	// long it took and how it ended; runtime is "" when none took it. A
+	// spawn served by the warm pool counts; the pool's own spawns don't.
 	OnSpawn func(agentType, runtime string, took time.Duration, err error)
+	// WarmPool lists the warm pools to keep; see StartPools.
+	WarmPool []config.WarmPool
 }
 
 // Manager keeps the managed agents.
@@ -80,6 +83,7 @@ type Manager struct {
 	mu     sync.RWMutex
 	agents map[string]*agent
 	wg     sync.WaitGroup // watchers
+	pools  *warmPool      // nil without a warm pool
 }
 
 // NewManager returns a Manager that spawns on rts.
@@ -90,7 +94,9 @@ func NewManager(log hclog.Logger, rts Runtimes, opts Options) *Manager {
 	if opts.Bus == nil {
 		opts.Bus = events.NewBus()
 	}
-	return &Manager{log: log, rts: rts, opts: opts, agents: map[string]*agent{}}
+	m := &Manager{log: log, rts: rts, opts: opts, agents: map[string]*agent{}}
+	m.pools = newWarmPool(m, opts.WarmPool)
+	return m
 }
 
 // publish sends an agent's event, with every secret of the agent masked.
@@ -108,6 +114,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	if err := req.validate(m.opts.AllowedWorkdirs); err != nil {
 		return View{}, err
 	}
+	began := time.Now()
 	cands, err := m.rts.Candidates(req.Runtime)
 	if err != nil {
 		if errors.Is(err, runtimes.ErrUnknownRuntime) {
@@ -115,13 +122,18 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 		}
 		return View{}, err
 	}
+	if v, ok := m.pools.take(req, cands); ok {
+		if m.opts.OnSpawn != nil {
+			m.opts.OnSpawn(req.Type, v.Runtime, time.Since(began), nil)
+		}
+		return v, nil
+	}
 
 	id := newID()
 	if req.Name == "" {
 		req.Name = req.Type + "-" + id[:6]
 	}
-	began := time.Now()
-	v, err := m.start(ctx, id, began.UTC(), req, cands)
+	v, err := m.start(ctx, id, time.Now().UTC(), req, cands, nil)
 	if m.opts.OnSpawn != nil {
 		m.opts.OnSpawn(req.Type, v.Runtime, time.Since(began), err)
 	}
@@ -129,8 +141,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 }
 
 // start prepares and starts agent id on the first candidate runtime that
-// takes it.
-func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req SpawnRequest, cands []runtimes.Candidate) (View, error) {
+// takes it, into warm pool p unless p is nil.
+func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req SpawnRequest, cands []runtimes.Candidate, p *pool) (View, error) {
 	ad, _ := adapter.For(req.Type)
 	at := m.opts.AgentType(req.Type)
 	a := &agent{
@@ -139,7 +151,7 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
 		exited: make(chan struct{}), status: StatusStarting, req: req,
 		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
-		watchers: map[*Watcher]struct{}{},
+		watchers: map[*Watcher]struct{}{}, pool: p,
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	m.mu.Lock()
@@ -171,11 +183,11 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		a.mu.Lock()
 		a.runtime, a.warnings = c.Name, info.Warnings
 		a.mu.Unlock()
-		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID)
+		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID, "pooled", p != nil)
 		if err := m.attach(a, c.Plugin); err != nil {
 			m.log.Warn("attaching to agent failed", "agent", id, "error", err)
 		}
-		m.publish(a, "agent_started", map[string]any{"name": req.Name, "type": req.Type, "runtime": c.Name})
+		m.publish(a, "agent_started", map[string]any{"name": req.Name, "type": req.Type, "runtime": c.Name, "pooled": p != nil})
 		return a.view(), nil
 	}
 
@@ -256,8 +268,14 @@ func (m *Manager) sessionEvent(a *agent, e session.Event) {
 	if data == nil {
 		data = map[string]any{}
 	}
-	if e.Type == "message" {
+	switch e.Type {
+	case "message":
 		a.messages.Add(1)
+	case session.EventAgentReady, session.EventAgentError, session.EventLoginRequired, session.EventQuestion:
+		// Its pool takes it into account: as ready, or to replace it.
+		if p := a.pooled(); p != nil {
+			p.poke()
+		}
 	}
 	m.publish(a, e.Type, data)
 }
@@ -344,6 +362,9 @@ func (m *Manager) finished(a *agent, st runtime.ExitStatus) {
 		sess.Exited(errMsg, status == StatusError)
 	}
 	a.markExited()
+	if p := a.pooled(); p != nil {
+		p.poke()
+	}
 	m.publish(a, "agent_stopped", map[string]any{"reason": exitReason(st, errMsg), "code": st.Code, "signal": st.Signal})
 	m.log.Info("agent exited", "agent", a.id, "status", status, "code", st.Code, "signal", st.Signal,
 		"reason", st.Reason, "error", errMsg)
@@ -392,6 +413,9 @@ func (m *Manager) lost(a *agent, reason string) {
 		sess.Exited(reason, true)
 	}
 	a.markExited()
+	if p := a.pooled(); p != nil {
+		p.poke()
+	}
 	m.publish(a, "agent_error", map[string]any{"error": reason})
 	m.log.Error("agent lost", "agent", a.id, "reason", reason)
 }
@@ -438,6 +462,12 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 		if old != nil {
 			old.cancel()
 			a.createdAt, a.workdir, a.command, a.output = old.createdAt, old.workdir, old.command, old.output
+			// The labels hold what the agent was started with; a warm pool
+			// agent may have been taken and renamed since.
+			old.mu.Lock()
+			a.name, a.role, a.capabilities, a.req = old.name, old.role, old.capabilities, old.req
+			a.pool, a.retiring, a.poolReady = old.pool, old.retiring, old.poolReady
+			old.mu.Unlock()
 		}
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 		m.agents[info.ID] = a
@@ -506,6 +536,12 @@ func (m *Manager) Delete(ctx context.Context, id string, opts StopOptions) (View
 	if err != nil {
 		return View{}, err
 	}
+	a.mu.Lock()
+	if a.pool != nil {
+		// No spawn may take it while it stops.
+		a.retiring = true
+	}
+	a.mu.Unlock()
 	if err := m.stop(ctx, a, opts); err != nil {
 		return a.view(), err
 	}
@@ -557,6 +593,9 @@ func (m *Manager) remove(a *agent) {
 	m.mu.Unlock()
 	a.cancel()
 	a.closeTerminal()
+	if p := a.pooled(); p != nil {
+		p.poke()
+	}
 	if a.home != "" {
 		// The home holds the agent's keys; it goes with the agent.
 		if err := os.RemoveAll(filepath.Dir(a.home)); err != nil {
@@ -572,6 +611,9 @@ func (m *Manager) sessionOf(id string) (*agent, *session.Session, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.pool != nil {
+		return nil, nil, fmt.Errorf("agent %s: %w", id, ErrPooled)
+	}
 	if a.session == nil || !a.status.live() {
 		return nil, nil, fmt.Errorf("%w: agent %s is %s", session.ErrStopped, id, a.status)
 	}
@@ -606,7 +648,12 @@ func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (Vi
 	if strings.TrimSpace(apiKey) == "" {
 		return View{}, &InputError{"apiKey", "is required"}
 	}
-	req := a.req
+	a.mu.Lock()
+	req, pooled := a.req, a.pool != nil
+	a.mu.Unlock()
+	if pooled {
+		return View{}, fmt.Errorf("agent %s: %w", id, ErrPooled)
+	}
 	switch req.Type {
 	case "claude":
 		req.Credentials.AnthropicKey = apiKey
@@ -626,7 +673,7 @@ func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (Vi
 		return View{}, err
 	}
 	m.log.Info("restarting agent with new credentials", "agent", id)
-	return m.start(ctx, id, a.createdAt, req, cands)
+	return m.start(ctx, id, a.createdAt, req, cands, nil)
 }
 
 // Answer answers an agent's pending question: with keys, or by choosing
@@ -642,8 +689,10 @@ func (m *Manager) Answer(id string, keys []string, choice int) error {
 	return sess.SendKeys(keys)
 }
 
-// Shutdown stops every live agent, in parallel, and waits for them.
+// Shutdown stops the warm pools, then every live agent, idle pool agents
+// included, in parallel, and waits for them.
 func (m *Manager) Shutdown(ctx context.Context) {
+	m.pools.stop()
 	var wg sync.WaitGroup
 	var live []*agent
 	for _, a := range m.all() {

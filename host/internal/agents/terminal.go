@@ -171,7 +171,10 @@ func (m *Manager) Input(id string, p []byte) error {
 	if err != nil {
 		return err
 	}
-	conn := a.terminal()
+	conn, err := a.terminal()
+	if err != nil {
+		return err
+	}
 	if conn == nil {
 		return fmt.Errorf("%w: agent %s has no terminal", ErrNoTerminal, id)
 	}
@@ -192,7 +195,10 @@ func (m *Manager) Resize(id string, cols, rows int) error {
 	if err != nil {
 		return err
 	}
-	conn := a.terminal()
+	conn, err := a.terminal()
+	if err != nil {
+		return err
+	}
 	if conn == nil {
 		return fmt.Errorf("%w: agent %s has no terminal", ErrNoTerminal, id)
 	}
@@ -212,14 +218,18 @@ func (m *Manager) Resize(id string, cols, rows int) error {
 	return nil
 }
 
-// terminal returns the agent's attach stream, nil when it has none.
-func (a *agent) terminal() io.Writer {
+// terminal returns the agent's attach stream, nil when it has none, and
+// ErrPooled for an idle warm pool agent, which nobody may type into.
+func (a *agent) terminal() (io.Writer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.conn == nil || !a.status.live() {
-		return nil
+	if a.pool != nil {
+		return nil, fmt.Errorf("agent %s: %w", a.id, ErrPooled)
 	}
-	return a.conn
+	if a.conn == nil || !a.status.live() {
+		return nil, nil
+	}
+	return a.conn, nil
 }
 
 // queryAnswers passes the host's answers to an agent's terminal queries on
@@ -235,6 +245,9 @@ func (q queryAnswers) Write(p []byte) (int, error) {
 	q.a.termMu.Lock()
 	watched := len(q.a.watchers) > 0
 	q.a.termMu.Unlock()
+	// A watcher's terminal can't answer for an idle pool agent: its
+	// input is refused.
+	watched = watched && q.a.pooled() == nil
 	if watched {
 		return len(p), nil
 	}

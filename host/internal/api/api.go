@@ -192,6 +192,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	out := []agents.View{}
 	for _, v := range s.opts.Agents.List() {
 		if match(q.Get("status"), string(v.Status)) && match(q.Get("type"), v.Type) && match(q.Get("runtime"), v.Runtime) &&
+			match(q.Get("pooled"), strconv.FormatBool(v.Pooled)) &&
 			(q.Get("capability") == "" || slices.Contains(v.Capabilities, q.Get("capability"))) {
 			out = append(out, v)
 		}
@@ -411,7 +412,7 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "keys", err.Error())
 	case errors.Is(err, session.ErrNoSuchChoice):
 		writeError(w, http.StatusBadRequest, "choice", err.Error())
-	case errors.Is(err, agents.ErrNoTerminal):
+	case errors.Is(err, agents.ErrNoTerminal), errors.Is(err, agents.ErrPooled):
 		writeError(w, http.StatusConflict, "", err.Error())
 	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),
 		errors.Is(err, session.ErrFailed), errors.Is(err, session.ErrNoQuestion):

@@ -111,7 +111,11 @@ func (s *server) terminalInput(ctx context.Context, c *websocket.Conn, id string
 			}
 		}
 		if err := s.opts.Agents.Input(id, data); err != nil {
-			_ = c.Close(websocket.StatusGoingAway, "agent has no terminal")
+			reason := "agent has no terminal"
+			if errors.Is(err, agents.ErrPooled) {
+				reason = "agent is idle in the warm pool: spawn one to take it"
+			}
+			_ = c.Close(websocket.StatusGoingAway, reason)
 			return
 		}
 	}

@@ -27,6 +27,9 @@ type Config struct {
 	Patterns map[string]Pattern
 	// Telemetry is the telemetry block; its zero value turns tracing off.
 	Telemetry Telemetry
+	// WarmPool lists the warm pools: the top-level warm_pool block's
+	// entries, then those of each runtime's, in file order.
+	WarmPool []WarmPool
 
 	// Files holds the source of every file read, by the name diagnostics
 	// use, so that diagnostics found later can quote it.
@@ -62,7 +65,8 @@ type Runtime struct {
 	ConfigBody hcl.Body
 	DeclRange  hcl.Range
 
-	dir string // the config file's directory, for file() in ConfigBody
+	dir       string       // the config file's directory, for file() in ConfigBody
+	warmPools []*hcl.Block // decoded after every runtime is known
 }
 
 const (
@@ -85,6 +89,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "registry", LabelNames: []string{"kind"}},
 		{Type: "pattern", LabelNames: []string{"name"}},
 		{Type: "telemetry"},
+		{Type: "warm_pool"},
 	},
 }
 
@@ -148,6 +153,11 @@ func (d *decoder) report(diags ...*hcl.Diagnostic) {
 
 func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	content, diags := content(body, rootSchema)
+	for _, diag := range diags {
+		if diag.Summary == "Extraneous label for warm_pool" {
+			diag.Detail += ` For a pool on one runtime, put a warm_pool block inside that runtime's block: runtime "docker" { warm_pool { claude = 1 } }.`
+		}
+	}
 	d.report(diags...)
 
 	cfg := &Config{
@@ -166,7 +176,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes, agents, registries, patterns, telemetry []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries, patterns, telemetry, warmPools []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -183,6 +193,8 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			patterns = append(patterns, block)
 		case "telemetry":
 			telemetry = append(telemetry, block)
+		case "warm_pool":
+			warmPools = append(warmPools, block)
 		}
 	}
 	d.decodeServer(&cfg.Server, server)
@@ -192,6 +204,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.Registry = d.decodeRegistry(registries)
 	cfg.Patterns = d.decodePatterns(patterns)
 	cfg.Telemetry = d.decodeTelemetry(telemetry)
+	cfg.WarmPool = d.decodeWarmPools(warmPools, cfg.Runtimes)
 
 	// A misspelt runtime block was already reported; saying that there is
 	// none would only repeat it.

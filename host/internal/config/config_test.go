@@ -408,9 +408,9 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name:    "unknown block",
-			src:     local + "warm_pool \"claude\" {}\n",
+			src:     local + "tracing {}\n",
 			summary: "Unsupported block type",
-			detail:  []string{`"warm_pool"`, "server, runtime, agent_type"},
+			detail:  []string{`"tracing"`, "server, runtime, agent_type"},
 			pos:     "2:1",
 		},
 		{

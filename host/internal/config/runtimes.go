@@ -18,6 +18,7 @@ var runtimeSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "config"},
+		{Type: "warm_pool"},
 	},
 }
 
@@ -87,7 +88,15 @@ func (d *decoder) decodeRuntime(block *hcl.Block, pluginDir string) Runtime {
 			rt.Enabled = b
 		}
 	}
-	for i, cb := range content.Blocks {
+	var configs []*hcl.Block
+	for _, b := range content.Blocks {
+		if b.Type == "warm_pool" {
+			rt.warmPools = append(rt.warmPools, b)
+		} else {
+			configs = append(configs, b)
+		}
+	}
+	for i, cb := range configs {
 		if i == 0 {
 			rt.ConfigBody = cb.Body
 			continue
@@ -95,7 +104,7 @@ func (d *decoder) decodeRuntime(block *hcl.Block, pluginDir string) Runtime {
 		d.report(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Duplicate config block",
-			Detail:   fmt.Sprintf("runtime %q may have one config block, and one is already at line %d; merge the two.", rt.Name, content.Blocks[0].DefRange.Start.Line),
+			Detail:   fmt.Sprintf("runtime %q may have one config block, and one is already at line %d; merge the two.", rt.Name, configs[0].DefRange.Start.Line),
 			Subject:  cb.DefRange.Ptr(),
 		})
 	}

@@ -22,6 +22,10 @@ type Runtime struct {
 	Schema          []runtime.ConfigAttr
 	// StartErr, when set, is what every Start returns.
 	StartErr error
+	// Screen, when set, gives what an agent's terminal shows once
+	// attached, such as its CLI's prompt, so that its adapter sees it
+	// ready.
+	Screen func(spec runtime.Spec) []byte
 
 	mu         sync.Mutex
 	unhealthy  string
@@ -31,9 +35,10 @@ type Runtime struct {
 }
 
 type agent struct {
-	info runtime.AgentInfo
-	done chan struct{}
-	exit runtime.ExitStatus
+	info   runtime.AgentInfo
+	screen []byte
+	done   chan struct{}
+	exit   runtime.ExitStatus
 }
 
 // SetUnhealthy makes Health report msg; "" makes it healthy again.
@@ -94,6 +99,9 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.AgentInfo
 		info: runtime.AgentInfo{ID: spec.ID, State: runtime.StateRunning, StartedAt: time.Now(), Labels: spec.Labels},
 		done: make(chan struct{}),
 	}
+	if r.Screen != nil {
+		a.screen = r.Screen(spec)
+	}
 	r.agents[spec.ID] = a
 	return a.info, nil
 }
@@ -108,13 +116,33 @@ func (r *Runtime) get(id string) (*agent, error) {
 	return a, nil
 }
 
-// Attach returns a terminal with no output that ends when the agent does.
+// Attach returns a terminal that shows Screen, then nothing more, and
+// ends when the agent does.
 func (r *Runtime) Attach(_ context.Context, id string) (io.ReadWriteCloser, error) {
 	a, err := r.get(id)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{done: a.done, closed: make(chan struct{})}, nil
+	return &conn{done: a.done, closed: make(chan struct{}), screen: a.screen}, nil
+}
+
+// Exit ends agent id as if its process exited with code.
+func (r *Runtime) Exit(id string, code int) error {
+	a, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.agents, id)
+	r.exited[id] = a
+	select {
+	case <-a.done:
+	default:
+		a.exit = runtime.ExitStatus{Code: code, Reason: "exited", ExitedAt: time.Now()}
+		close(a.done)
+	}
+	return nil
 }
 
 func (r *Runtime) Stop(_ context.Context, id string, opts runtime.StopOptions) error {
@@ -181,9 +209,15 @@ type conn struct {
 	done      <-chan struct{}
 	closed    chan struct{}
 	closeOnce sync.Once
+	screen    []byte // still to be read
 }
 
-func (c *conn) Read([]byte) (int, error) {
+func (c *conn) Read(p []byte) (int, error) {
+	if len(c.screen) > 0 {
+		n := copy(p, c.screen)
+		c.screen = c.screen[n:]
+		return n, nil
+	}
 	select {
 	case <-c.done:
 	case <-c.closed:

@@ -38,7 +38,8 @@ func newCatalog(cfg *config.Config, am *agents.Manager, protocolBase string) (*c
 func managedAgents(am *agents.Manager, protocolBase string) []catalog.Agent {
 	var out []catalog.Agent
 	for _, v := range am.List() {
-		if v.Status == agents.StatusStopped {
+		// An idle warm pool agent is nobody's worker until a spawn takes it.
+		if v.Status == agents.StatusStopped || v.Pooled {
 			continue
 		}
 		out = append(out, catalog.Agent{

@@ -33,6 +33,14 @@ func newMetrics(am *agents.Manager, rm *runtimes.Manager, cat *catalog.Catalog, 
 			}
 			return out
 		},
+		WarmPool: func() []telemetry.PoolState {
+			var out []telemetry.PoolState
+			for _, p := range am.PoolStats() {
+				out = append(out, telemetry.PoolState{Type: p.Type, Size: p.Size, Ready: p.Ready, Hits: p.Hits, Misses: p.Misses,
+					Incompatible: p.Incompatible, Spawned: p.Spawned, SpawnFailed: p.SpawnFailed, Replaced: p.Replaced})
+			}
+			return out
+		},
 	})
 	sub := bus.Subscribe(256, func(e events.Event) bool { return e.Event == "message" })
 	go func() {

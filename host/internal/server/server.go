@@ -74,8 +74,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	var metrics *telemetry.Metrics
 	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
 		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
-		AllowedWorkdirs: cfg.Server.AllowedWorkdirs,
-		OnSpawn:         func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
+		AllowedWorkdirs: cfg.Server.AllowedWorkdirs, WarmPool: cfg.WarmPool,
+		OnSpawn: func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
 	})
 	rm.SetListener(am)
 	cat, err := newCatalog(cfg, am, "http://"+ln.Addr().String()+"/agent-protocol/")
@@ -114,6 +114,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if diags.HasErrors() {
 		return &DiagError{diags}
 	}
+	am.StartPools()
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{

@@ -21,12 +21,24 @@ type RuntimeState struct {
 	ActiveAgents int
 }
 
+// PoolState is the warm pool of one agent type: its size, its idle ready
+// agents, and counts since the host started.
+type PoolState struct {
+	Type                       string
+	Size, Ready                int
+	Hits, Misses, Incompatible uint64
+	Spawned, SpawnFailed       uint64
+	Replaced                   uint64
+}
+
 // Sources are read at every scrape, so the gauges are never stale.
 type Sources struct {
 	Agents   func() []AgentState
 	Runtimes func() []RuntimeState
 	// Catalog counts the catalogue's agents by source.
 	Catalog func() map[string]int
+	// WarmPool is one entry per agent type that has a warm pool.
+	WarmPool func() []PoolState
 }
 
 // Metrics is the host's registry: counters fed as things happen, gauges
@@ -82,6 +94,15 @@ var (
 	runtimeHealthyDesc = prometheus.NewDesc("parallax_runtime_healthy", "1 if the runtime can start agents now.", []string{"runtime"}, nil)
 	runtimeActiveDesc  = prometheus.NewDesc("parallax_runtime_active_agents", "Agents running on the runtime, as it reports.", []string{"runtime"}, nil)
 	catalogDesc        = prometheus.NewDesc("parallax_catalog_agents", "Agents in the catalogue by source: etcd, env, config, api, managed.", []string{"source"}, nil)
+
+	poolSizeDesc     = prometheus.NewDesc("parallax_warm_pool_size", "Agents the warm pool keeps ready, as configured, by type.", []string{"type"}, nil)
+	poolReadyDesc    = prometheus.NewDesc("parallax_warm_pool_ready", "Idle warm pool agents ready to be taken now, by type.", []string{"type"}, nil)
+	poolRequestsDesc = prometheus.NewDesc("parallax_warm_pool_requests_total",
+		"Spawns of a type that has a warm pool, by result: hit (got a pool agent), miss (the pool could serve it but had none ready) or incompatible (a workdir, env, credentials, command, resources or another runtime).",
+		[]string{"type", "result"}, nil)
+	poolHitRatioDesc = prometheus.NewDesc("parallax_warm_pool_hit_ratio", "hits / (hits + misses) since the host started, by type; absent before the first.", []string{"type"}, nil)
+	poolSpawnsDesc   = prometheus.NewDesc("parallax_warm_pool_spawns_total", "The warm pool's own spawns, by type and result (ok or failed).", []string{"type", "result"}, nil)
+	poolReplacedDesc = prometheus.NewDesc("parallax_warm_pool_replaced_total", "Idle warm pool agents stopped and replaced because they exited, failed or waited on a prompt, by type.", []string{"type"}, nil)
 )
 
 // scrape reads the gauges from Sources.
@@ -92,6 +113,12 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	ch <- runtimeHealthyDesc
 	ch <- runtimeActiveDesc
 	ch <- catalogDesc
+	ch <- poolSizeDesc
+	ch <- poolReadyDesc
+	ch <- poolRequestsDesc
+	ch <- poolHitRatioDesc
+	ch <- poolSpawnsDesc
+	ch <- poolReplacedDesc
 }
 
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
@@ -119,4 +146,29 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(catalogDesc, prometheus.GaugeValue, float64(n), source)
 		}
 	}
+	if s.src.WarmPool != nil {
+		for _, p := range s.src.WarmPool() {
+			collectPool(ch, p)
+		}
+	}
+}
+
+func collectPool(ch chan<- prometheus.Metric, p PoolState) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{p.Type}, labels...)...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{p.Type}, labels...)...)
+	}
+	gauge(poolSizeDesc, float64(p.Size))
+	gauge(poolReadyDesc, float64(p.Ready))
+	counter(poolRequestsDesc, p.Hits, "hit")
+	counter(poolRequestsDesc, p.Misses, "miss")
+	counter(poolRequestsDesc, p.Incompatible, "incompatible")
+	if p.Hits+p.Misses > 0 {
+		gauge(poolHitRatioDesc, float64(p.Hits)/float64(p.Hits+p.Misses))
+	}
+	counter(poolSpawnsDesc, p.Spawned, "ok")
+	counter(poolSpawnsDesc, p.SpawnFailed, "failed")
+	counter(poolReplacedDesc, p.Replaced)
 }
