@@ -56,12 +56,7 @@ func TestExamplePatternsRun(t *testing.T) {
 					t.Errorf("progress lacks %q: %q", w, stderr)
 				}
 			}
-			var left []agent
-			h.do("GET", "/api/managed-agents", nil, &left)
-			if len(left) != 0 {
-				t.Errorf("agents left in the API: %+v", left)
-			}
-			eventually(t, "no fake agent process left", func() bool { return processesWith(script) == 0 })
+			h.nothingLeft(script)
 		})
 	}
 }

@@ -25,6 +25,36 @@ func processesWith(marker string) int {
 	return n
 }
 
+// runPattern executes pattern on input through the API, waits until the
+// execution ends and decodes it into x.
+func (h *host) runPattern(pattern string, input map[string]string, x any) {
+	h.t.Helper()
+	var started struct{ ExecutionID string }
+	if code := h.do("POST", "/api/patterns/"+pattern+"/execute", map[string]any{"input": input}, &started); code != 202 {
+		h.t.Fatalf("execute %s: status %d; log:\n%s", pattern, code, h.logs())
+	}
+	eventually(h.t, "the execution to end", func() bool {
+		var st struct{ Status string }
+		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &st)
+		return st.Status != "running"
+	})
+	h.do("GET", "/api/executions/"+started.ExecutionID, nil, x)
+}
+
+// nothingLeft fails the test if the API still lists an agent, or if a
+// process with marker in its command line runs.
+func (h *host) nothingLeft(marker string) {
+	h.t.Helper()
+	var left []agent
+	h.do("GET", "/api/managed-agents", nil, &left)
+	if len(left) != 0 {
+		h.t.Errorf("agents left in the API: %+v", left)
+	}
+	if n := processesWith(marker); n != 0 {
+		h.t.Errorf("%d processes with %q left", n, marker)
+	}
+}
+
 // hclString quotes s for HCL, where ${ and %{ start templates.
 func hclString(s string) string {
 	q := fmt.Sprintf("%q", s)
@@ -69,10 +99,6 @@ pattern "feature-team" {
   timeout = "3m"
 }`, hclString(script))))
 
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/feature-team/execute", map[string]any{"input": map[string]string{"feature": "login"}}, &started); code != 202 {
-		t.Fatalf("execute: %d; log:\n%s", code, h.logs())
-	}
 	var x struct {
 		Status, Result, Error string
 		Agents                []struct{ AgentID, Result, Error, Step string }
@@ -81,10 +107,7 @@ pattern "feature-team" {
 			Attempts             int
 		}
 	}
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("feature-team", map[string]string{"feature": "login"}, &x)
 	if x.Status != "completed" || len(x.Agents) != 4 || !strings.Contains(x.Result, "reply to: Review 2 parts") {
 		t.Fatalf("execution %+v; log:\n%s", x, h.logs())
 	}
@@ -110,12 +133,7 @@ pattern "feature-team" {
 	if implemented != 2 {
 		t.Errorf("%d engineers got the design's result; want both: %+v", implemented, x.Agents)
 	}
-	var left []agent
-	h.do("GET", "/api/managed-agents", nil, &left)
-	if len(left) != 0 {
-		t.Errorf("agents left in the API: %+v", left)
-	}
-	eventually(t, "no fake claude process left", func() bool { return processesWith(marker) == 0 })
+	h.nothingLeft(marker)
 }
 
 // When staffing fails (an engineer's CLI dies at start), the execution
@@ -146,26 +164,12 @@ pattern "broken-team" {
     }
   }
 }`, hclString("# "+marker+"\n"+fakeClaude))))
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/broken-team/execute", map[string]any{"input": map[string]string{"feature": "x"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
 	var x struct{ Status, Error string }
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("broken-team", map[string]string{"feature": "x"}, &x)
 	if x.Status != "failed" || !strings.Contains(x.Error, `role "engineer"`) {
 		t.Errorf("execution %+v; want failed naming the role", x)
 	}
-	var left []agent
-	h.do("GET", "/api/managed-agents", nil, &left)
-	if len(left) != 0 {
-		t.Errorf("agents left in the API: %+v", left)
-	}
-	if n := processesWith(marker); n != 0 {
-		t.Errorf("%d fake claude processes left", n)
-	}
+	h.nothingLeft(marker)
 }
 
 // crashingClaude is the fake claude, except that a message with "crash"
@@ -216,19 +220,12 @@ pattern "team" {
 func TestOrgChartStepFailureCleansUp(t *testing.T) {
 	marker := fmt.Sprintf("orgchart-step-marker-%d", os.Getpid())
 	h := startHost(t, writeConfigWith(t, "", teamConfig(crashingClaude(marker, "1"))))
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/team/execute", map[string]any{"input": map[string]string{"how": "crash"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
 	var x struct {
 		Status, Error string
 		Agents        []struct{ AgentID, Error string }
 		Steps         []struct{ Name, Status, Error string }
 	}
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("team", map[string]string{"how": "crash"}, &x)
 	if x.Status != "failed" || !strings.Contains(x.Error, `step "implement" failed`) {
 		t.Errorf("execution %+v; want failed in step implement; log:\n%s", x, h.logs())
 	}
@@ -244,14 +241,7 @@ func TestOrgChartStepFailureCleansUp(t *testing.T) {
 	if len(x.Agents) != 3 || failed != 2 {
 		t.Errorf("agents %+v; want the architect's success and two engineers' errors", x.Agents)
 	}
-	var left []agent
-	h.do("GET", "/api/managed-agents", nil, &left)
-	if len(left) != 0 {
-		t.Errorf("agents left in the API: %+v", left)
-	}
-	if n := processesWith(marker); n != 0 {
-		t.Errorf("%d fake claude processes left", n)
-	}
+	h.nothingLeft(marker)
 }
 
 // SIGTERM while a step runs: the host stops the execution's agents, and
@@ -302,18 +292,11 @@ pattern "code-review" {
 	if code := h.do("POST", "/api/agents", map[string]any{"id": "reviewer", "endpoint": srv.URL, "capabilities": []string{"code_review"}}, nil); code != 201 {
 		t.Fatalf("register: %d", code)
 	}
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{"files": "auth.ts"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
 	var x struct {
 		Status, Error string
 		Agents        []struct{ AgentID, Result string }
 	}
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("code-review", map[string]string{"files": "auth.ts"}, &x)
 	spawned, registered := 0, 0
 	for _, a := range x.Agents {
 		switch {
@@ -329,14 +312,7 @@ pattern "code-review" {
 	if n := strings.Count(h.logs(), "Agent spawned for pattern execution"); n != 2 {
 		t.Errorf("%d spawns logged, want 2", n)
 	}
-	var left []agent
-	h.do("GET", "/api/managed-agents", nil, &left)
-	if len(left) != 0 {
-		t.Errorf("agents left in the API: %+v", left)
-	}
-	if n := processesWith(marker); n != 0 {
-		t.Errorf("%d fake claude processes left", n)
-	}
+	h.nothingLeft(marker)
 }
 
 // Each CLI type's adapter drives the example's fake of that CLI through a
@@ -371,26 +347,19 @@ pattern "pair" {
     }
   }
 }`, typ, hclString(script))))
-			var started struct{ ExecutionID string }
-			if code := h.do("POST", "/api/patterns/pair/execute", map[string]any{"input": map[string]string{"feature": "login"}}, &started); code != 202 {
-				t.Fatalf("execute: %d", code)
-			}
 			var x struct {
 				Status, Result, Error string
 				Confidence            float64
 				Agents                []struct{ Result string }
 			}
-			eventually(t, "the execution to end", func() bool {
-				h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-				return x.Status != "running"
-			})
+			h.runPattern("pair", map[string]string{"feature": "login"}, &x)
 			if x.Status != "completed" || !strings.HasPrefix(x.Result, "APPROVE") || x.Confidence != 1 || len(x.Agents) != 4 {
 				t.Fatalf("execution %+v; log:\n%s", x, h.logs())
 			}
 			if !strings.HasPrefix(x.Agents[0].Result, "Implemented it as designed") {
 				t.Errorf("the implement step's first answer is %q", x.Agents[0].Result)
 			}
-			eventually(t, "no fake agent process left", func() bool { return processesWith(script) == 0 })
+			h.nothingLeft(script)
 		})
 	}
 }
@@ -401,24 +370,11 @@ func TestOrgChartTimeoutCleansUp(t *testing.T) {
 	marker := fmt.Sprintf("orgchart-timeout-marker-%d", os.Getpid())
 	sleepArg := fmt.Sprint(200000 + os.Getpid()%100000)
 	h := startHost(t, writeConfigWith(t, "", teamConfigTimeout(crashingClaude(marker, sleepArg), "5s")))
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/team/execute", map[string]any{"input": map[string]string{"how": "slow"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
 	var x struct{ Status, Error string }
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("team", map[string]string{"how": "slow"}, &x)
 	if x.Status != "failed" || !strings.Contains(x.Error, `step "implement" failed`) || !strings.Contains(x.Error, "timed out after 5s") {
 		t.Errorf("execution %+v; want failed in step implement at its deadline", x)
 	}
-	var left []agent
-	h.do("GET", "/api/managed-agents", nil, &left)
-	if len(left) != 0 {
-		t.Errorf("agents left in the API: %+v", left)
-	}
-	if n, m := processesWith(marker), processesWith("sleep\x00"+sleepArg); n+m != 0 {
-		t.Errorf("%d fake claudes and %d of their children left", n, m)
-	}
+	h.nothingLeft(marker)
+	h.nothingLeft("sleep\x00" + sleepArg)
 }

@@ -81,19 +81,12 @@ func TestCapabilityPatternExecutes(t *testing.T) {
 			t.Fatalf("register: %d", code)
 		}
 	}
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{"files": "auth.ts"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
 	var x struct {
 		Status, Result, Error string
 		Confidence            float64
 		Agents                []struct{ AgentID string }
 	}
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("code-review", map[string]string{"files": "auth.ts"}, &x)
 	if x.Status != "completed" || x.Result != "reviewed auth.ts at 0.9" || x.Confidence != 0.9 || len(x.Agents) != 2 {
 		t.Errorf("execution %+v", x)
 	}

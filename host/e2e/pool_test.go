@@ -129,18 +129,11 @@ func TestWarmPool_OrgChartStaffsFromThePool(t *testing.T) {
 		return len(pooled) == 2
 	})
 
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/pair/execute", map[string]any{"input": map[string]string{"feature": "login"}}, &started); code != 202 {
-		t.Fatalf("execute: %d; log:\n%s", code, h.logs())
-	}
 	var x struct {
 		Status string
 		Agents []struct{ AgentID, Result string }
 	}
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	h.runPattern("pair", map[string]string{"feature": "login"}, &x)
 	if x.Status != "completed" || len(x.Agents) != 2 {
 		t.Fatalf("execution %+v; log:\n%s", x, h.logs())
 	}

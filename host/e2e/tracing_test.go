@@ -125,15 +125,8 @@ pattern "code-review" {
 	if code := h.do("POST", "/api/agents", map[string]any{"id": "reviewer", "endpoint": srv.URL, "capabilities": []string{"code_review"}}, nil); code != 201 {
 		t.Fatalf("register: %d", code)
 	}
-	var started struct{ ExecutionID string }
-	if code := h.do("POST", "/api/patterns/code-review/execute", map[string]any{"input": map[string]string{"files": "auth.ts"}}, &started); code != 202 {
-		t.Fatalf("execute: %d", code)
-	}
-	var x struct{ Status string }
-	eventually(t, "the execution to end", func() bool {
-		h.do("GET", "/api/executions/"+started.ExecutionID, nil, &x)
-		return x.Status != "running"
-	})
+	var x struct{ ID, Status string }
+	h.runPattern("code-review", map[string]string{"files": "auth.ts"}, &x)
 	if x.Status != "completed" {
 		t.Fatalf("execution %s", x.Status)
 	}
@@ -150,8 +143,8 @@ pattern "code-review" {
 		t.Fatalf("spans received: %d pattern-execution, %d select-agents, %d execute-task; log:\n%s", len(roots), len(byName["select-agents"]), len(tasks), h.logs())
 	}
 	root, task := roots[0], tasks[0]
-	if got := attr(root.GetAttributes(), "execution.id").GetStringValue(); got != started.ExecutionID {
-		t.Errorf("pattern-execution execution.id %q, want %q", got, started.ExecutionID)
+	if got := attr(root.GetAttributes(), "execution.id").GetStringValue(); got != x.ID {
+		t.Errorf("pattern-execution execution.id %q, want %q", got, x.ID)
 	}
 	if got := attr(root.GetAttributes(), "pattern.name").GetStringValue(); got != "code-review" {
 		t.Errorf("pattern-execution pattern.name %q", got)

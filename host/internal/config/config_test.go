@@ -796,3 +796,45 @@ registry "etcd" {
 		t.Errorf("registry %+v", cfg.Registry)
 	}
 }
+
+// wantDiagnostic fails t unless diags has one with summary, whose detail
+// holds detail and which starts at pos ("line:col").
+func wantDiagnostic(t *testing.T, diags hcl.Diagnostics, summary, detail, pos string) {
+	t.Helper()
+	for _, d := range diags {
+		if d.Summary != summary {
+			continue
+		}
+		if !strings.Contains(d.Detail, detail) {
+			t.Errorf("%s: detail %q lacks %q", summary, d.Detail, detail)
+		}
+		if got := posOf(d); got != pos {
+			t.Errorf("%s at %s, want %s", summary, got, pos)
+		}
+		return
+	}
+	t.Errorf("no %q among %v", summary, diags)
+}
+
+// onlyError returns the one error in diags, failing t unless there is
+// exactly one, with summary and every one of details.
+func onlyError(t *testing.T, diags hcl.Diagnostics, summary string, details []string) *hcl.Diagnostic {
+	t.Helper()
+	errs := errorsOf(diags)
+	if len(errs) != 1 {
+		t.Fatalf("got %d errors, want 1:\n%s", len(errs), formatDiags(diags))
+	}
+	d := errs[0]
+	if d.Summary != summary {
+		t.Errorf("summary = %q, want %q", d.Summary, summary)
+	}
+	for _, want := range details {
+		if !strings.Contains(d.Detail, want) {
+			t.Errorf("detail = %q, want it to contain %q", d.Detail, want)
+		}
+	}
+	if d.Subject == nil {
+		t.Fatal("diagnostic has no subject")
+	}
+	return d
+}

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/parallax/parallax/sdk/runtime"
@@ -198,26 +196,11 @@ func TestDecodeRuntimeConfigErrors(t *testing.T) {
 			if got != nil {
 				t.Errorf("got JSON %s along with errors", got)
 			}
-			errs := errorsOf(diags)
-			if len(errs) != 1 {
-				t.Fatalf("got %d errors, want 1:\n%s", len(errs), formatDiags(diags))
-			}
-			d := errs[0]
-			if d.Summary != tt.summary {
-				t.Errorf("summary = %q, want %q", d.Summary, tt.summary)
-			}
-			for _, want := range tt.detail {
-				if !strings.Contains(d.Detail, want) {
-					t.Errorf("detail = %q, want it to contain %q", d.Detail, want)
-				}
-			}
-			if d.Subject == nil {
-				t.Fatal("diagnostic has no subject")
-			}
+			d := onlyError(t, diags, tt.summary, tt.detail)
 			if d.Subject.Filename != rt.DeclRange.Filename {
 				t.Errorf("subject file = %q, want %q", d.Subject.Filename, rt.DeclRange.Filename)
 			}
-			if got := fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column); got != tt.pos {
+			if got := posOf(d); got != tt.pos {
 				t.Errorf("at %s, want %s", got, tt.pos)
 			}
 		})

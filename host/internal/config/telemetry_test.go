@@ -80,19 +80,7 @@ func TestTracingErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, diags := Load(writeConfig(t, tt.src, "local"))
-			for _, d := range diags {
-				if d.Summary != tt.summary {
-					continue
-				}
-				if !strings.Contains(d.Detail, tt.detail) {
-					t.Errorf("%s: detail %q lacks %q", tt.summary, d.Detail, tt.detail)
-				}
-				if pos := posOf(d); pos != tt.pos {
-					t.Errorf("%s at %s, want %s", tt.summary, pos, tt.pos)
-				}
-				return
-			}
-			t.Errorf("no %q among %v", tt.summary, diags)
+			wantDiagnostic(t, diags, tt.summary, tt.detail, tt.pos)
 		})
 	}
 }
