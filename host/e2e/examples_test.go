@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parallax/parallax/sdk/agent/registry/registrytest"
 )
 
 // The example patterns run as shipped, with their fake agents, through
@@ -58,5 +63,54 @@ func TestExamplePatternsRun(t *testing.T) {
 			}
 			h.nothingLeft(script)
 		})
+	}
+}
+
+// A capability pattern over the example agents (examples/agent-http and
+// agent-grpc), built and run as a user would, registered in a real etcd
+// and called over HTTP and gRPC.
+func TestCapabilityPatternOverTheExampleAgents(t *testing.T) {
+	cli := registrytest.Start(t)
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`registry "etcd" {
+  endpoints = [%q]
+}
+pattern "review" {
+  agents {
+    capabilities = ["review"]
+    count        = 2
+  }
+  strategy = "parallel"
+  task     = "Review ${input.files}"
+}`, cli.Endpoints()[0])))
+	for _, name := range []string{"agent-http", "agent-grpc"} {
+		bin := filepath.Join(t.TempDir(), name)
+		if out, err := exec.Command("go", "build", "-o", bin, "../../examples/"+name).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+		cmd := exec.Command(bin, "-etcd", cli.Endpoints()[0], "-id", name, "-capabilities", "review")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	eventually(t, "both example agents in the catalogue", func() bool {
+		var list []catalogAgent
+		h.do("GET", "/api/agents?source=etcd", nil, &list)
+		return len(list) == 2
+	})
+
+	var x struct {
+		Status, Error string
+		Agents        []struct{ AgentID, Result, Error string }
+	}
+	h.runPattern("review", map[string]string{"files": "auth.ts"}, &x)
+	got := map[string]string{}
+	for _, a := range x.Agents {
+		got[a.AgentID] = a.Result + a.Error
+	}
+	// agent-http shouts the task back; agent-grpc counts its words.
+	if x.Status != "completed" || got["agent-http"] != "REVIEW AUTH.TS" || got["agent-grpc"] != "2" {
+		t.Errorf("execution %+v", x)
 	}
 }
