@@ -210,6 +210,7 @@ type agent struct {
 	Status  string `json:"status"`
 	Runtime string `json:"runtime"`
 	Error   string `json:"error"`
+	Workdir string `json:"workdir"`
 	Pooled  bool   `json:"pooled"`
 }
 

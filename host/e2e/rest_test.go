@@ -185,3 +185,31 @@ func TestBadSpawnRequestsAreA400NamingTheField(t *testing.T) {
 		t.Fatalf("spawn in an allowed workdir: %d", code)
 	}
 }
+
+// A spawn without a workdir runs in a scratch directory of its own under
+// the data dir, not wherever the host was started; it goes with the agent.
+func TestSpawnWithoutWorkdirGetsAScratchDir(t *testing.T) {
+	h := startHost(t, writeConfig(t, ""))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "custom", "command": []string{"/bin/sh", "-c", "echo cwd=$(pwd); exec sleep 60"},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	if !strings.Contains(a.Workdir, filepath.Join("agents", a.ID, "work")) {
+		t.Fatalf("workdir %q; want a scratch dir under the data dir", a.Workdir)
+	}
+	if fi, err := os.Stat(a.Workdir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("scratch workdir: %v, %v", fi, err)
+	}
+	eventually(t, "the agent to print its cwd", func() bool {
+		logs, err := h.agentLogs(a.ID)
+		return err == nil && strings.Contains(logs, "cwd="+a.Workdir)
+	})
+	if code := h.do("DELETE", "/api/managed-agents/"+a.ID+"?force=true", nil, nil); code != http.StatusOK {
+		t.Fatalf("delete: %d", code)
+	}
+	if _, err := os.Stat(a.Workdir); !os.IsNotExist(err) {
+		t.Errorf("the scratch workdir outlived its agent: %v", err)
+	}
+}

@@ -92,17 +92,43 @@ func cliLaunch(opts LaunchOptions, binary string, flags []string, env map[string
 	return Launch{Argv: argv, Env: all}
 }
 
+// credentialVars are the env vars the CLIs read each credential from.
+func credentialVars(c *Credentials) map[string]*string {
+	return map[string]*string{
+		"ANTHROPIC_API_KEY": &c.AnthropicKey,
+		"OPENAI_API_KEY":    &c.OpenAIKey,
+		"GEMINI_API_KEY":    &c.GoogleKey,
+		"GITHUB_TOKEN":      &c.GitHubToken,
+	}
+}
+
 // credentialEnv maps credentials to the env vars the CLIs read.
 func credentialEnv(c Credentials) map[string]string {
 	env := map[string]string{}
-	set := func(k, v string) {
-		if v != "" {
-			env[k] = v
+	for k, v := range credentialVars(&c) {
+		if *v != "" {
+			env[k] = *v
 		}
 	}
-	set("ANTHROPIC_API_KEY", c.AnthropicKey)
-	set("OPENAI_API_KEY", c.OpenAIKey)
-	set("GEMINI_API_KEY", c.GoogleKey)
-	set("GITHUB_TOKEN", c.GitHubToken)
 	return env
+}
+
+// CredentialsFromEnv reads the credentials env holds in the vars the CLIs
+// read them from.
+func CredentialsFromEnv(env map[string]string) Credentials {
+	var c Credentials
+	for k, v := range credentialVars(&c) {
+		*v = env[k]
+	}
+	return c
+}
+
+// Or fills c's empty fields from d.
+func (c Credentials) Or(d Credentials) Credentials {
+	for k, v := range credentialVars(&c) {
+		if *v == "" {
+			*v = *credentialVars(&d)[k]
+		}
+	}
+	return c
 }

@@ -127,3 +127,31 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+func TestCredentialsFromEnvAndOr(t *testing.T) {
+	tests := []struct {
+		name    string
+		request Credentials
+		env     map[string]string
+		want    Credentials
+	}{
+		{"nothing", Credentials{}, nil, Credentials{}},
+		{"every var read", Credentials{},
+			map[string]string{"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o", "GEMINI_API_KEY": "g", "GITHUB_TOKEN": "t", "HOME": "/h"},
+			Credentials{AnthropicKey: "a", OpenAIKey: "o", GoogleKey: "g", GitHubToken: "t"}},
+		{"the request's own win", Credentials{AnthropicKey: "mine"},
+			map[string]string{"ANTHROPIC_API_KEY": "env", "OPENAI_API_KEY": "o"},
+			Credentials{AnthropicKey: "mine", OpenAIKey: "o"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.request.Or(CredentialsFromEnv(tt.env)); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			// The round trip: credentials to env and back.
+			if got := CredentialsFromEnv(credentialEnv(tt.want)); got != tt.want {
+				t.Errorf("round trip %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

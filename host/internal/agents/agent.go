@@ -85,6 +85,7 @@ type agent struct {
 	req           SpawnRequest // as spawned, credentials included, for a restart
 	startTimeout  time.Duration
 	home          string   // private home, removed with the agent; "" if none
+	dir           string   // the agent's directory in the data dir, removed with it; "" if none
 	secrets       []string // credential values, masked wherever text leaves
 	messages      atomic.Int64
 

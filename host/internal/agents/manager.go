@@ -150,7 +150,7 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		capabilities: req.Capabilities, role: req.Role,
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
 		exited: make(chan struct{}), status: StatusStarting, req: req,
-		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Secrets(),
+		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Or(adapter.CredentialsFromEnv(at.Env)).Secrets(),
 		watchers: map[*Watcher]struct{}{}, pool: p,
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
@@ -163,13 +163,21 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 	for _, c := range cands {
 		// Each runtime may show the agent its home and workdir at other
 		// paths, and the pre-seeded files name them.
-		launch, err := m.prepare(a, req, at, c.Info.AgentPaths)
+		workdir, err := m.workdir(a, req, c.Info.AgentPaths)
+		if err != nil {
+			m.remove(a)
+			return View{}, err
+		}
+		launch, err := m.prepare(a, req, at, c.Info.AgentPaths, workdir)
 		if err != nil {
 			m.remove(a)
 			return View{}, err
 		}
 		spec := req.spec(id, launch)
 		spec.Home = a.home
+		if req.Workdir == "" && c.Info.AgentPaths.Workdir == "" {
+			spec.Workdir = workdir
+		}
 		info, err := c.Plugin.Start(ctx, spec)
 		if err != nil {
 			m.log.Warn("spawn failed", "agent", id, "runtime", c.Name, "error", a.redact(err.Error()))
@@ -182,6 +190,9 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		}
 		a.mu.Lock()
 		a.runtime, a.warnings = c.Name, info.Warnings
+		if a.workdir == "" && spec.Workdir != "" {
+			a.workdir = spec.Workdir
+		}
 		a.mu.Unlock()
 		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID, "pooled", p != nil)
 		if err := m.attach(a, c.Plugin); err != nil {
@@ -195,9 +206,36 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 	return View{}, &SpawnError{Invalid: invalid, Msg: "no runtime could start the agent: " + strings.Join(failures, "; ")}
 }
 
+// workdir is where the agent works as it sees it: the runtime's own
+// workdir path when it has one; else the request's; else, with a data
+// dir, a scratch directory of the agent's own (removed with it), so that
+// the CLI isn't started in whatever directory the runtime happens to be
+// in, and its trust can be pre-seeded.
+func (m *Manager) workdir(a *agent, req SpawnRequest, paths runtime.AgentPaths) (string, error) {
+	switch {
+	case paths.Workdir != "":
+		return paths.Workdir, nil
+	case req.Workdir != "" || m.opts.DataDir == "":
+		return req.Workdir, nil
+	}
+	dir := filepath.Join(m.agentDir(a), "work")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("making the agent's scratch workdir: %w", err)
+	}
+	return dir, nil
+}
+
+// agentDir is the agent's directory in the data dir: its private home and
+// scratch workdir, removed with it.
+func (m *Manager) agentDir(a *agent) string {
+	a.dir = filepath.Join(m.opts.DataDir, "agents", a.id)
+	return a.dir
+}
+
 // prepare makes the agent's private home, pre-seeds it and builds the argv
-// and env, for a runtime whose agents see their home and workdir at paths.
-func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths runtime.AgentPaths) (adapter.Launch, error) {
+// and env, for a runtime whose agents see their home at paths.Home and
+// their workdir at workdir.
+func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths runtime.AgentPaths, workdir string) (adapter.Launch, error) {
 	approval := at.Approval
 	if req.Approval != "" {
 		approval = req.Approval
@@ -206,23 +244,25 @@ func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths
 	maps.Copy(env, at.Env)
 	maps.Copy(env, req.Env)
 	opts := adapter.LaunchOptions{
-		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: req.Workdir,
+		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: workdir,
 		Credentials: req.Credentials, Env: env,
-	}
-	if req.Workdir != "" && paths.Workdir != "" {
-		opts.Workdir = paths.Workdir
 	}
 	// A request's command wins over the type's; for custom it is required.
 	if len(req.Command) > 0 {
 		opts.Command = req.Command
 	}
 	if at.Preseed && req.Type != "custom" && m.opts.DataDir != "" {
-		a.home = filepath.Join(m.opts.DataDir, "agents", a.id, "home")
+		a.home = filepath.Join(m.agentDir(a), "home")
 		if err := os.MkdirAll(a.home, 0o700); err != nil {
 			return adapter.Launch{}, fmt.Errorf("making the agent's home: %w", err)
 		}
 		opts.Home, opts.SeedDir = cmp.Or(paths.Home, a.home), a.home
-		if err := a.adapter.Preseed(opts); err != nil {
+		// A key in the agent type's env is the operator's, so it is
+		// approved in advance like a request's credentials; a key in a
+		// request's env is not.
+		seed := opts
+		seed.Credentials = opts.Credentials.Or(adapter.CredentialsFromEnv(at.Env))
+		if err := a.adapter.Preseed(seed); err != nil {
 			return adapter.Launch{}, fmt.Errorf("pre-seeding the agent's home: %s", a.redact(err.Error()))
 		}
 	}
@@ -596,10 +636,11 @@ func (m *Manager) remove(a *agent) {
 	if p := a.pooled(); p != nil {
 		p.poke()
 	}
-	if a.home != "" {
-		// The home holds the agent's keys; it goes with the agent.
-		if err := os.RemoveAll(filepath.Dir(a.home)); err != nil {
-			m.log.Warn("removing the agent's home failed", "agent", a.id, "error", err)
+	if a.dir != "" {
+		// The home holds the agent's keys; it goes with the agent, and
+		// so does a scratch workdir.
+		if err := os.RemoveAll(a.dir); err != nil {
+			m.log.Warn("removing the agent's directory failed", "agent", a.id, "error", err)
 		}
 	}
 }
