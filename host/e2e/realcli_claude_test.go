@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
 )
@@ -109,44 +108,5 @@ func TestRealCLI_ClaudeRepliesLongerThanTheScreen(t *testing.T) {
 			t.Fatalf("send %d: %d, reply of %d non-blank lines, want the %d lines in order:\n%s\n\nagent output:\n%s",
 				try, code, len(got), n, r.Message.Content, h.screenLog(a.ID))
 		}
-	}
-}
-
-// A warm pool of the real Claude Code, its key and model given by the
-// agent type: pool agents get ready with no workdir of their own, and a
-// spawn takes one that answers.
-func TestRealCLI_ClaudeWarmPool(t *testing.T) {
-	bin := agentCLIs(t)
-	model := fakemodel.NewAnthropic()
-	t.Cleanup(model.Close)
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q, ANTHROPIC_API_KEY = %q }
-}
-warm_pool {
-  claude = 1
-}`, filepath.Join(bin, "claude"), model.URL(), fakeKey)))
-	ready := func() bool {
-		var list []agent
-		h.do("GET", "/api/managed-agents?pooled=true&status=ready", nil, &list)
-		return len(list) == 1
-	}
-	for deadline := time.Now().Add(time.Minute); !ready(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no ready pool agent within a minute; log:\n%s", h.logs())
-		}
-	}
-	var a agent
-	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "claude", "name": "taken"}, &a); code != http.StatusCreated || a.Status != "ready" || a.Pooled {
-		t.Fatalf("spawn: %d %+v; want a ready agent from the pool; log:\n%s", code, a, h.logs())
-	}
-	var r sendReply
-	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 120}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
-		t.Fatalf("send: %d %q, want %q; agent output:\n%s", code, r.Message.Content, fakemodel.DefaultReply, h.screenLog(a.ID))
-	}
-	// The key came from the config, not the request: still a secret.
-	logs, _ := h.agentLogs(a.ID)
-	if strings.Contains(h.logs(), fakeKey) || strings.Contains(logs, fakeKey) {
-		t.Error("the agent type's key shows in the host's log or the agent's")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
 )
@@ -235,5 +236,60 @@ func TestRealCLI_CodexRepliesWithTheModelsText(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(model.UserTexts(), "\n"), "say hello") {
 		t.Errorf("the model never saw the message: %q", model.UserTexts())
+	}
+}
+
+// A warm pool of the real CLIs, key and model given by the agent type:
+// pool agents get ready with no workdir of their own and no question
+// asked, and a spawn takes one that answers.
+func TestRealCLI_WarmPool(t *testing.T) {
+	bin := agentCLIs(t)
+	claudeModel := fakemodel.NewAnthropic()
+	t.Cleanup(claudeModel.Close)
+	codexModel := fakemodel.NewOpenAIResponses()
+	t.Cleanup(codexModel.Close)
+	const codexKey = "sk-FAKE-parallax-codex-pool-0002"
+	tests := []struct {
+		typ, key, agentType string
+	}{
+		{"claude", fakeKey, fmt.Sprintf(`agent_type "claude" {
+  command = [%q]
+  env     = { ANTHROPIC_BASE_URL = %q, ANTHROPIC_API_KEY = %q }
+}`, filepath.Join(bin, "claude"), claudeModel.URL(), fakeKey)},
+		{"codex", codexKey, fmt.Sprintf(`agent_type "codex" {
+  command = [%q]
+  env     = { OPENAI_API_KEY = %q }
+  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
+             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
+             "-c", "model_providers.fake.wire_api=\"responses\""]
+}`, filepath.Join(bin, "codex"), codexKey, codexModel.URL())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			h := startHost(t, writeConfigWith(t, "", tt.agentType+fmt.Sprintf("\nwarm_pool {\n  %s = 1\n}\n", tt.typ)))
+			ready := func() bool {
+				var list []agent
+				h.do("GET", "/api/managed-agents?pooled=true&status=ready", nil, &list)
+				return len(list) == 1
+			}
+			for deadline := time.Now().Add(2 * time.Minute); !ready(); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no ready pool agent within 2 minutes; log:\n%s", h.logs())
+				}
+			}
+			var a agent
+			if code := h.do("POST", "/api/managed-agents", map[string]any{"type": tt.typ, "name": "taken"}, &a); code != http.StatusCreated || a.Status != "ready" || a.Pooled {
+				t.Fatalf("spawn: %d %+v; want a ready agent from the pool; log:\n%s", code, a, h.logs())
+			}
+			var r sendReply
+			if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 120}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
+				t.Fatalf("send: %d %q, want %q; agent output:\n%s", code, r.Message.Content, fakemodel.DefaultReply, h.screenLog(a.ID))
+			}
+			// The key came from the config, not the request: still a secret.
+			logs, _ := h.agentLogs(a.ID)
+			if strings.Contains(h.logs(), tt.key) || strings.Contains(logs, tt.key) {
+				t.Error("the agent type's key shows in the host's log or the agent's")
+			}
+		})
 	}
 }
