@@ -37,31 +37,15 @@ type member struct {
 	agent   catalog.Agent
 }
 
-// runOrgChart staffs the roles, runs the workflow's steps in order, each
-// to every member of its role, and stops the agents it spawned, however
-// the execution ends. The execution ends after that cleanup, so a
-// finished execution never has agents still running.
-func (e *Engine) runOrgChart(ctx context.Context, x *Execution, p config.Pattern, input map[string]string) {
-	var spawned []string
-	out, err := e.workflow(ctx, x, p, input, &spawned)
-	e.cleanup(ctx, x, spawned)
-	if err != nil {
-		e.finish(x, nil, err)
-		return
-	}
-	e.finish(x, &out, nil)
-}
-
-func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (_ aggregate.Outcome, err error) {
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	defer func() { err = timedOut(ctx, p, err) }()
+// workflow staffs an org chart's roles (adding the ids it spawns to
+// spawned) and runs its steps in order, each to every member of its role.
+func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, input map[string]string, spawned *[]string) (*aggregate.Outcome, error) {
 	staff := map[string][]member{}
 	for _, role := range p.Roles {
 		members, ids, err := e.staff(ctx, x, p.Name, role)
 		*spawned = append(*spawned, ids...)
 		if err != nil {
-			return aggregate.Outcome{}, fmt.Errorf("role %q: %w", role.Name, err)
+			return nil, fmt.Errorf("role %q: %w", role.Name, err)
 		}
 		staff[role.Name] = members
 	}
@@ -71,7 +55,7 @@ func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, i
 	for _, step := range p.Steps {
 		task, err := render(step.Task, input, steps)
 		if err != nil {
-			return aggregate.Outcome{}, fmt.Errorf("step %q: %w", step.Name, err)
+			return nil, fmt.Errorf("step %q: %w", step.Name, err)
 		}
 		var out aggregate.Outcome
 		i := e.stepStarted(x, step.Name)
@@ -85,13 +69,13 @@ func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, i
 		}
 		e.stepEnded(x, i, out, err, attempt+1)
 		if err != nil {
-			return aggregate.Outcome{}, fmt.Errorf("step %q failed: %w", step.Name, err)
+			return nil, fmt.Errorf("step %q failed: %w", step.Name, err)
 		}
 		steps[step.Name] = stepValue(out)
 		e.publish(x, "step_completed", map[string]any{"pattern": x.Pattern, "step": step.Name, "confidence": out.Confidence})
 		last = out
 	}
-	return last, nil
+	return &last, nil
 }
 
 // stepStarted adds a running step to the execution and returns its index.

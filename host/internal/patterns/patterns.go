@@ -138,17 +138,36 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if p.Agents == nil {
-			ctx, traced := e.traceExecution(e.ctx, x, "org-chart", "")
-			defer traced()
-			e.runOrgChart(ctx, x, p, input)
-			return
-		}
-		ctx, traced := e.traceExecution(e.ctx, x, "capability", p.Strategy)
-		defer traced()
-		e.run(ctx, x, p, task)
+		e.run(x, p, input, task)
 	}()
 	return x.ID, nil
+}
+
+// run executes x and stops the agents it spawned, however it ends; the
+// execution ends after that cleanup, so a finished execution never has
+// agents still running.
+func (e *Engine) run(x *Execution, p config.Pattern, input map[string]string, task string) {
+	kind, strategy := "capability", p.Strategy
+	if p.Agents == nil {
+		kind, strategy = "org-chart", ""
+	}
+	ctx, traced := e.traceExecution(e.ctx, x, kind, strategy)
+	defer traced()
+	var spawned []string
+	var out *aggregate.Outcome
+	var err error
+	work, cancel := context.WithTimeout(ctx, p.Timeout)
+	if p.Agents == nil {
+		out, err = e.workflow(work, x, p, input, &spawned)
+	} else {
+		out, err = e.runCapability(work, x, p, task, &spawned)
+	}
+	if err != nil && errors.Is(work.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s (the pattern's timeout): %w", p.Timeout, err)
+	}
+	cancel()
+	e.cleanup(ctx, x, spawned)
+	e.finish(x, out, err)
 }
 
 // InputError is a problem with the execution's input.
@@ -156,21 +175,11 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
-// run executes a capability pattern: it picks registered agents by
-// capability, spawns managed ones of the selector's type to make up the
-// count when there are too few, gives them the task, and stops what it
-// spawned before the execution ends.
-func (e *Engine) run(ctx context.Context, x *Execution, p config.Pattern, task string) {
-	var spawned []string
-	out, err := e.runCapability(ctx, x, p, task, &spawned)
-	e.cleanup(ctx, x, spawned)
-	e.finish(x, out, err)
-}
-
-func (e *Engine) runCapability(ctx context.Context, x *Execution, p config.Pattern, task string, spawned *[]string) (_ *aggregate.Outcome, err error) {
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	defer func() { err = timedOut(ctx, p, err) }()
+// runCapability executes a capability pattern: it picks registered agents
+// by capability, spawns managed ones of the selector's type to make up the
+// count when there are too few (adding their ids to spawned), and gives
+// them the task.
+func (e *Engine) runCapability(ctx context.Context, x *Execution, p config.Pattern, task string, spawned *[]string) (*aggregate.Outcome, error) {
 	sel := p.Agents
 	req := catalog.Requirement{Capabilities: sel.Capabilities, MinConfidence: sel.MinConfidence, Count: sel.Count}
 	span := e.startSelect(ctx, "", sel.Capabilities)
@@ -216,14 +225,6 @@ func (e *Engine) runCapability(ctx context.Context, x *Execution, p config.Patte
 	combine, _ := aggregate.ByStrategy(p.Strategy)
 	out, err := combine(results)
 	return &out, err
-}
-
-// timedOut says so when err came from the pattern's timeout running out.
-func timedOut(ctx context.Context, p config.Pattern, err error) error {
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("timed out after %s (the pattern's timeout): %w", p.Timeout, err)
-	}
-	return err
 }
 
 // call gives one agent the task over the Agent protocol.
