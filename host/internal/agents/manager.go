@@ -175,7 +175,8 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		}
 		spec := req.spec(id, launch)
 		spec.Home = a.home
-		if req.Workdir == "" && c.Info.AgentPaths.Workdir == "" {
+		if c.Info.AgentPaths.Workdir == "" {
+			// The agent sees the host's paths: the request's or its scratch one.
 			spec.Workdir = workdir
 		}
 		info, err := c.Plugin.Start(ctx, spec)
