@@ -31,6 +31,7 @@ run: build
 # tests once per machine (about 10 minutes cold on 2 cores, then cached).
 test: build lint
 	sh test/docker/setup.sh
+	sh test/browser/setup.sh
 	sh test/kube/setup.sh >/dev/null
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -race -count=1 -timeout 15m $(MODULES)

@@ -282,7 +282,7 @@ func TestWebSockets_RequireTheTokenAndASameSiteOrigin(t *testing.T) {
 	const token = "e2e-token-3b8f"
 	h := startHost(t, writeConfigServer(t, `
   token           = env("PARALLAX_TEST_TOKEN")
-  allowed_origins = ["trusted.example"]`, "", ""), "PARALLAX_TEST_TOKEN="+token)
+  allowed_origins = ["https://trusted.example"]`, "", ""), "PARALLAX_TEST_TOKEN="+token)
 	h.token = token
 	a := h.spawnShell("guarded", nil)
 	h.token = ""
@@ -303,6 +303,8 @@ func TestWebSockets_RequireTheTokenAndASameSiteOrigin(t *testing.T) {
 		{"a page of an allowed site", "?token=" + token, http.Header{"Origin": {"https://trusted.example"}}, http.StatusSwitchingProtocols},
 		{"a page of another site, with the token", "?token=" + token, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
 		{"a page of another site, with the header", "", http.Header{"Origin": {"http://evil.example"}, "Authorization": {"Bearer " + token}}, http.StatusForbidden},
+		{"a page of the allowed site over http", "?token=" + token, http.Header{"Origin": {"http://trusted.example"}}, http.StatusForbidden},
+		{"a page of the host's address on another port", "?token=" + token, http.Header{"Origin": {"http://127.0.0.1:1"}}, http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/ws/agents/" + a.ID + "/terminal", "/ws/events"} {

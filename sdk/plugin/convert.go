@@ -127,6 +127,7 @@ func agentToProto(in runtime.AgentInfo) *runtimev1.AgentInfo {
 		StartedAt: timeToProto(in.StartedAt),
 		Labels:    in.Labels,
 		Warnings:  in.Warnings,
+		Env:       in.Env,
 	}
 	if in.Exit != nil {
 		out.Exit = exitToProto(*in.Exit)
@@ -142,6 +143,7 @@ func agentFromProto(in *runtimev1.AgentInfo) runtime.AgentInfo {
 		StartedAt: timeFromProto(in.GetStartedAt()),
 		Labels:    nilIfEmptyMap(in.GetLabels()),
 		Warnings:  nilIfEmpty(in.GetWarnings()),
+		Env:       nilIfEmptyMap(in.GetEnv()),
 	}
 	if in.GetExit() != nil {
 		exit := exitFromProto(in.GetExit())

@@ -188,7 +188,7 @@ func (r *fullRuntime) Stats(_ context.Context, id string) (runtime.Stats, error)
 func (r *fullRuntime) Recover(context.Context) ([]runtime.AgentInfo, error) {
 	exit := runtime.ExitStatus{Code: 0, Reason: "exited", ExitedAt: fixedTime}
 	return []runtime.AgentInfo{
-		{ID: "survivor", State: runtime.StateRunning, PID: 7, StartedAt: fixedTime},
+		{ID: "survivor", State: runtime.StateRunning, PID: 7, StartedAt: fixedTime, Env: map[string]string{"API_KEY": "sk-secret"}},
 		{ID: "gone", State: runtime.StateExited, Exit: &exit},
 	}, nil
 }

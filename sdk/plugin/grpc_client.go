@@ -70,6 +70,7 @@ func (c *Client) Configure(ctx context.Context, req runtime.ConfigureRequest) er
 	_, err := c.rpc.Configure(ctx, &runtimev1.ConfigureRequest{
 		HostInstance: req.HostInstance,
 		ConfigJson:   req.Config,
+		DataDir:      req.DataDir,
 	})
 	return fromStatus(ctx, err)
 }

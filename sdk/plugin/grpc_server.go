@@ -47,6 +47,7 @@ func (s *server) Configure(ctx context.Context, req *runtimev1.ConfigureRequest)
 	err := s.impl.Configure(ctx, runtime.ConfigureRequest{
 		HostInstance: req.GetHostInstance(),
 		Config:       req.GetConfigJson(),
+		DataDir:      req.GetDataDir(),
 	})
 	if err != nil {
 		return nil, toStatus(err)

@@ -79,7 +79,7 @@ func TestEveryCallRoundTrips(t *testing.T) {
 	impl := newFullRuntime()
 	c := plugin.TestClient(t, impl)
 
-	cfg := runtime.ConfigureRequest{HostInstance: "host-1", Config: []byte(`{"network":"none"}`)}
+	cfg := runtime.ConfigureRequest{HostInstance: "host-1", Config: []byte(`{"network":"none"}`), DataDir: "/var/lib/parallax/runtimes/docker"}
 	if err := c.Configure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +142,7 @@ func TestEveryCallRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(recovered) != 2 || recovered[0].ID != "survivor" || recovered[0].Exit != nil ||
+		!reflect.DeepEqual(recovered[0].Env, map[string]string{"API_KEY": "sk-secret"}) || recovered[1].Env != nil ||
 		recovered[1].Exit == nil || recovered[1].Exit.Reason != "exited" || !recovered[1].Exit.ExitedAt.Equal(fixedTime) {
 		t.Errorf("Recover = %+v", recovered)
 	}

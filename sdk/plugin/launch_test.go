@@ -215,3 +215,25 @@ func TestKilledPluginIsUnavailable(t *testing.T) {
 		t.Errorf("IsUnavailable(%v) = false", err)
 	}
 }
+
+func TestCleanExitClosesTheRuntime(t *testing.T) {
+	path := buildFakePlugin(t)
+	closed := filepath.Join(t.TempDir(), "closed")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := plugin.Launch(ctx, path, hclog.NewNullLogger(), plugin.WithEnv("FAKEPLUGIN_CLOSED="+closed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Describe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(closed); err == nil {
+		t.Fatal("Close ran before the host ended the plugin")
+	}
+	// Kill asks the plugin to exit and waits for it, so Close has run.
+	c.Kill()
+	if b, err := os.ReadFile(closed); err != nil || string(b) != "closed" {
+		t.Errorf("after a clean exit, the runtime's Close left %q, %v; want \"closed\"", b, err)
+	}
+}

@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"context"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -33,7 +35,8 @@ func WithLogger(logger hclog.Logger) ServeOption {
 //
 // factory gets a logger whose entries reach the host's log. Nothing may
 // write to stdout before Serve took over: stdout carries the handshake.
-// Serve returns when the host ends the plugin.
+// Serve returns when the host ends the plugin, after calling the runtime's
+// Close if it implements runtime.Closer.
 func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOption) {
 	cfg := serveConfig{
 		// Created before go-plugin swaps os.Stderr for a pipe that the host
@@ -58,4 +61,14 @@ func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOptio
 		},
 		Logger: cfg.logger,
 	})
+	if c, ok := impl.(runtime.Closer); ok {
+		// Under the host's 2s wait for a graceful exit, after which it kills.
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			cfg.logger.Warn("closing the runtime failed", "error", err)
+		}
+	}
 }
+
+const closeTimeout = 1500 * time.Millisecond

@@ -85,6 +85,16 @@ type Adopter interface {
 	Recover(ctx context.Context) ([]AgentInfo, error)
 }
 
+// Closer is implemented by runtimes that tidy up when the host ends the
+// plugin cleanly: the sdk calls Close once, after the host asked the plugin
+// to exit and the last call returned, and the plugin process exits after
+// it. It is not called when the plugin dies or is killed, so a runtime
+// must not rely on it; the host stops waiting for the plugin about 2s
+// after asking, so Close must be quick.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
 // Info describes a runtime.
 type Info struct {
 	Name    string
@@ -151,6 +161,12 @@ type ConfigureRequest struct {
 	// Config is the user's config {} block as a JSON object, already checked
 	// against ConfigSchema. It is "{}" when the block is absent.
 	Config []byte
+	// DataDir is a private directory (mode 0700) the host gives this
+	// runtime for its own state: <server.data_dir>/runtimes/<runtime block
+	// name>. The host creates it before Configure. It is empty from a host
+	// older than this field; a runtime then falls back to a default of its
+	// own.
+	DataDir string
 }
 
 // Health is a runtime's health.
@@ -217,6 +233,11 @@ type AgentInfo struct {
 	Warnings []string
 	// Exit is set once State is StateExited.
 	Exit *ExitStatus
+	// Env is the env the agent was started with. Only Recover fills it, so
+	// that the host can mask the agent's secrets in its output again after
+	// a restart: secrets come back from the runtime's own store on adopt,
+	// never from the host's disk. Start, Inspect and List leave it nil.
+	Env map[string]string
 }
 
 // ExitStatus says how an agent ended.

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/server"
 )
@@ -73,6 +74,9 @@ type command struct {
 	fs       *flag.FlagSet
 	logLevel *string
 	logJSON  *bool
+	// secrets are the live agents' keys, masked in everything logged,
+	// the plugins' lines included, as they go through the same logger.
+	secrets *redact.Set
 }
 
 func newCommand(name, defaultLevel string, stderr io.Writer) *command {
@@ -82,6 +86,7 @@ func newCommand(name, defaultLevel string, stderr io.Writer) *command {
 		fs:       fs,
 		logLevel: fs.String("log-level", defaultLevel, "log level: trace, debug, info, warn, error"),
 		logJSON:  fs.Bool("log-json", false, "log as JSON lines instead of text"),
+		secrets:  redact.NewSet(redact.DefaultLinger),
 	}
 }
 
@@ -101,13 +106,14 @@ func (c *command) parse(args []string, stderr io.Writer) (string, hclog.Logger, 
 		return "", nil, false
 	}
 	log := hclog.New(&hclog.LoggerOptions{
-		Name: "parallax-host", Level: lvl, Output: stderr, JSONFormat: *c.logJSON, TimeFormat: time.RFC3339Nano,
+		Name: "parallax-host", Level: lvl, Output: c.secrets.Writer(stderr), JSONFormat: *c.logJSON, TimeFormat: time.RFC3339Nano,
 	})
 	return c.fs.Arg(0), log, true
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	path, log, ok := newCommand("run", "info", stderr).parse(args, stderr)
+	cmd := newCommand("run", "info", stderr)
+	path, log, ok := cmd.parse(args, stderr)
 	if !ok {
 		return 2
 	}
@@ -119,7 +125,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := server.Run(ctx, cfg, server.Options{Logger: log, Version: version})
+	err := server.Run(ctx, cfg, server.Options{Logger: log, Version: version, Secrets: cmd.secrets})
 	var de *server.DiagError
 	switch {
 	case errors.As(err, &de):

@@ -3,12 +3,12 @@ package agents
 import (
 	"context"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/session"
 
 	"github.com/parallax/parallax/sdk/runtime"
@@ -85,9 +85,11 @@ type agent struct {
 	req           SpawnRequest // as spawned, credentials included, for a restart
 	startTimeout  time.Duration
 	home          string   // private home, removed with the agent; "" if none
-	dir           string   // the agent's directory in the data dir, removed with it; "" if none
 	secrets       []string // credential values, masked wherever text leaves
-	messages      atomic.Int64
+	// release lets the host log's masking forget the secrets; nil if
+	// they were never held.
+	release  func()
+	messages atomic.Int64
 
 	// ctx ends the agent's watcher; cancelled when the agent is removed.
 	ctx    context.Context
@@ -96,7 +98,10 @@ type agent struct {
 	exited     chan struct{}
 	exitedOnce sync.Once
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// dir is the agent's directory in the data dir, removed when the
+	// agent ends; "" if none.
+	dir      string
 	runtime  string
 	status   Status
 	errMsg   string
@@ -135,13 +140,14 @@ func (a *agent) Write(p []byte) (int, error) {
 }
 
 // redact masks the agent's secrets in s.
-func (a *agent) redact(s string) string {
-	for _, secret := range a.secrets {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
+func (a *agent) redact(s string) string { return redact.String(s, a.secrets) }
+
+// releaseSecrets tells the host log's masking that a no longer needs its
+// secrets.
+func (a *agent) releaseSecrets() {
+	if a.release != nil {
+		a.release()
 	}
-	return s
 }
 
 func (a *agent) view() View {
@@ -149,7 +155,7 @@ func (a *agent) view() View {
 	defer a.mu.Unlock()
 	v := View{
 		ID: a.id, Name: a.name, Type: a.typ, Status: a.status, Runtime: a.runtime,
-		CreatedAt: a.createdAt, Workdir: a.workdir, Command: a.command,
+		CreatedAt: a.createdAt, Workdir: a.workdir, Command: redact.Value(a.command, a.secrets).([]string),
 		Capabilities: append([]string{}, a.capabilities...), Role: a.role,
 		Error: a.errMsg, Warnings: a.warnings, Pooled: a.pool != nil,
 	}
@@ -161,8 +167,12 @@ func (a *agent) view() View {
 		v.Status = Status(a.session.Status())
 		v.Error = a.redact(a.session.Error())
 		if p := a.session.Pending(); p != nil {
-			v.Pending = &Pending{Type: p.Kind, Question: p.Question, Choices: p.Choices, Selected: p.Selected,
-				LoginURL: p.LoginURL, DeviceCode: p.DeviceCode, Message: p.Message}
+			// A question is the agent's output, which may show a key.
+			v.Pending = &Pending{Type: p.Kind, Question: a.redact(p.Question), Selected: p.Selected,
+				LoginURL: a.redact(p.LoginURL), DeviceCode: p.DeviceCode, Message: a.redact(p.Message)}
+			if p.Choices != nil {
+				v.Pending.Choices = redact.Value(p.Choices, a.secrets).([]string)
+			}
 		}
 	}
 	v.Error = a.redact(v.Error)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 // FuzzSpawnRequest decodes and validates arbitrary spawn requests: never a
@@ -15,6 +16,9 @@ func FuzzSpawnRequest(f *testing.F) {
 		`{"name":"a","type":"claude","capabilities":["go"],"role":"dev","env":{"A":"b"},"resources":{"cpu":"500m","memory":"1Gi","timeout":"30m"}}`,
 		`{"type":"codex","workdir":"/tmp","approval":"ask"}`, `{"type":"custom","command":[""]}`,
 		`{"type":"gemini","workdir":"~/x","resources":{"timeout":-1}}`, `{"name":"-x"}`,
+		`{"type":"custom","command":["bash"],"resources":{"timeout":1e300}}`,
+		`{"type":"custom","command":["bash"],"resources":{"timeout":"9999999999h"}}`,
+		`{"type":"custom","command":["bash"],"resources":{"timeout":31536000.5}}`,
 	} {
 		f.Add(seed)
 	}
@@ -27,6 +31,9 @@ func FuzzSpawnRequest(f *testing.F) {
 		var ie *InputError
 		if err != nil && (!errors.As(err, &ie) || ie.Field == "" || ie.Msg == "") {
 			t.Fatalf("%s: refused with %v, want an InputError naming the field", body, err)
+		}
+		if d := time.Duration(req.Resources.Timeout); err == nil && (d < 0 || d > MaxTimeout) {
+			t.Fatalf("%s: accepted with timeout %v, outside 0..%v", body, d, MaxTimeout)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/runtime"
@@ -72,6 +73,14 @@ type Options struct {
 	OnSpawn func(agentType, runtime string, took time.Duration, err error)
 	// WarmPool lists the warm pools to keep; see StartPools.
 	WarmPool []config.WarmPool
+	// MaxAgents and MaxWatchersPerAgent bound the agents kept and the
+	// terminal clients of each; 0 means no bound.
+	MaxAgents, MaxWatchersPerAgent int
+	// Policy narrows what spawn requests may run.
+	Policy Policy
+	// Secrets gets every live agent's secrets, for the host's log to mask
+	// (see redact.Set.Writer); nil means a set of the manager's own.
+	Secrets *redact.Set
 }
 
 // Manager keeps the managed agents.
@@ -94,24 +103,37 @@ func NewManager(log hclog.Logger, rts Runtimes, opts Options) *Manager {
 	if opts.Bus == nil {
 		opts.Bus = events.NewBus()
 	}
+	if opts.Secrets == nil {
+		opts.Secrets = redact.NewSet(redact.DefaultLinger)
+	}
 	m := &Manager{log: log, rts: rts, opts: opts, agents: map[string]*agent{}}
 	m.pools = newWarmPool(m, opts.WarmPool)
 	return m
 }
 
-// publish sends an agent's event, with every secret of the agent masked.
+// publish sends an agent's event, with every secret masked wherever it
+// is in data: the agent's own and any other live agent's.
 func (m *Manager) publish(a *agent, typ string, data map[string]any) {
-	for k, v := range data {
-		if s, ok := v.(string); ok {
-			data[k] = a.redact(s)
-		}
+	masked, _ := m.opts.Secrets.Value(redact.Value(data, a.secrets)).(map[string]any)
+	m.opts.Bus.Publish(events.Event{Event: typ, AgentID: a.id, Data: masked})
+}
+
+// agentSecrets are the secrets of an agent started with creds and env:
+// its credentials, and the values of every env var the CLIs read one from.
+func agentSecrets(creds adapter.Credentials, env ...map[string]string) []string {
+	out := creds.Secrets()
+	for _, e := range env {
+		out = append(out, adapter.CredentialsFromEnv(e).Secrets()...)
 	}
-	m.opts.Bus.Publish(events.Event{Event: typ, AgentID: a.id, Data: data})
+	return out
 }
 
 // Spawn starts an agent and returns once its process runs.
 func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 	if err := req.validate(m.opts.AllowedWorkdirs); err != nil {
+		return View{}, err
+	}
+	if err := m.opts.Policy.check(req); err != nil {
 		return View{}, err
 	}
 	began := time.Now()
@@ -150,11 +172,18 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		capabilities: req.Capabilities, role: req.Role,
 		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
 		exited: make(chan struct{}), status: StatusStarting, req: req,
-		adapter: ad, startTimeout: at.StartTimeout, secrets: req.Credentials.Or(adapter.CredentialsFromEnv(at.Env)).Secrets(),
+		adapter: ad, startTimeout: at.StartTimeout, secrets: agentSecrets(req.Credentials, at.Env, req.Env),
 		watchers: map[*Watcher]struct{}{}, pool: p,
 	}
+	a.release = m.opts.Secrets.Hold(a.secrets)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	m.mu.Lock()
+	// Stopped agents count: each keeps its output until it is deleted.
+	if max := m.opts.MaxAgents; max > 0 && len(m.agents) >= max && m.agents[id] == nil {
+		m.mu.Unlock()
+		a.releaseSecrets()
+		return View{}, &LimitError{Setting: "server.max_agents", Limit: max, What: "agents, stopped ones included until deleted"}
+	}
 	m.agents[id] = a
 	m.mu.Unlock()
 
@@ -195,6 +224,11 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 			a.workdir = spec.Workdir
 		}
 		a.mu.Unlock()
+		if copied(c.Info.AgentPaths, workdir, a) {
+			// The runtime has its copy of the home, keys included: the
+			// host's may go now rather than when the agent ends.
+			m.removeDir(a)
+		}
 		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID, "pooled", p != nil)
 		if err := m.attach(a, c.Plugin); err != nil {
 			m.log.Warn("attaching to agent failed", "agent", id, "error", err)
@@ -227,10 +261,88 @@ func (m *Manager) workdir(a *agent, req SpawnRequest, paths runtime.AgentPaths) 
 }
 
 // agentDir is the agent's directory in the data dir: its private home and
-// scratch workdir, removed with it.
+// scratch workdir, removed when it ends.
 func (m *Manager) agentDir(a *agent) string {
-	a.dir = filepath.Join(m.opts.DataDir, "agents", a.id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dir = m.dirOf(a.id)
 	return a.dir
+}
+
+func (m *Manager) dirOf(id string) string {
+	if m.opts.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(m.opts.DataDir, "agents", id)
+}
+
+// copied reports whether nothing in a's directory is read from the host
+// once a runs: its runtime copied the home into the agent's own
+// filesystem (paths.Home) and workdir is not a scratch one in it.
+func copied(paths runtime.AgentPaths, workdir string, a *agent) bool {
+	a.mu.Lock()
+	dir := a.dir
+	a.mu.Unlock()
+	if paths.Home == "" || dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, workdir)
+	inDir := err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	return workdir == "" || !inDir
+}
+
+// removeDir removes a's directory, unless a newer agent of the same id (a
+// restart with new credentials) owns it by now. The check and removal run
+// under m.mu, which a new agent takes to register before it makes its
+// directory, so a late removal never takes the new agent's.
+func (m *Manager) removeDir(a *agent) {
+	a.mu.Lock()
+	dir := a.dir
+	a.mu.Unlock()
+	if dir == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.agents[a.id]; cur != nil && cur != a {
+		return
+	}
+	// The home holds the agent's keys, so it goes once the agent
+	// ended, and its scratch workdir with it.
+	if err := os.RemoveAll(dir); err != nil {
+		m.log.Warn("removing the agent's directory failed", "agent", a.id, "error", err)
+	}
+}
+
+// SweepDirs removes every agent directory in the data dir that belongs to
+// no live agent: what a host killed before it could clean up left. Run it
+// once the runtimes adopted their agents, before any spawn.
+func (m *Manager) SweepDirs() {
+	if m.opts.DataDir == "" {
+		return
+	}
+	root := filepath.Join(m.opts.DataDir, "agents")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.log.Warn("sweeping agent directories failed", "error", err)
+		}
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range entries {
+		if a := m.agents[e.Name()]; a != nil {
+			if st, _ := a.snapshot(); st.live() {
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+			m.log.Warn("removing a left-over agent directory failed", "agent", e.Name(), "error", err)
+			continue
+		}
+		m.log.Info("removed the directory of an agent that is gone", "agent", e.Name())
+	}
 }
 
 // prepare makes the agent's private home, pre-seeds it and builds the argv
@@ -395,20 +507,26 @@ func (m *Manager) finished(a *agent, st runtime.ExitStatus) {
 	case st.Reason == "timeout":
 		a.status, a.errMsg = StatusStopped, "stopped: reached its timeout"
 	default:
-		a.status, a.errMsg = StatusError, exitMessage(st, a.output.Bytes())
+		// Its last line may show a key, as it printed its env.
+		a.status, a.errMsg = StatusError, a.redact(exitMessage(st, a.output.Bytes()))
 	}
 	status, errMsg, sess := a.status, a.errMsg, a.session
 	a.mu.Unlock()
 	if sess != nil {
 		sess.Exited(errMsg, status == StatusError)
 	}
+	// Gone before a Delete's or restart's wait on exited ends.
+	m.removeDir(a)
 	a.markExited()
 	if p := a.pooled(); p != nil {
 		p.poke()
 	}
 	m.publish(a, "agent_stopped", map[string]any{"reason": exitReason(st, errMsg), "code": st.Code, "signal": st.Signal})
 	m.log.Info("agent exited", "agent", a.id, "status", status, "code", st.Code, "signal", st.Signal,
-		"reason", st.Reason, "error", errMsg)
+		"reason", a.redact(st.Reason), "error", errMsg)
+	// The record, with its view and output, stays until Delete; the log
+	// masks its secrets a while longer.
+	a.releaseSecrets()
 }
 
 func exitReason(st runtime.ExitStatus, errMsg string) string {
@@ -447,18 +565,21 @@ func (m *Manager) lost(a *agent, reason string) {
 		a.mu.Unlock()
 		return
 	}
+	reason = a.redact(reason)
 	a.status, a.errMsg = StatusError, reason
 	sess := a.session
 	a.mu.Unlock()
 	if sess != nil {
 		sess.Exited(reason, true)
 	}
+	m.removeDir(a)
 	a.markExited()
 	if p := a.pooled(); p != nil {
 		p.poke()
 	}
 	m.publish(a, "agent_error", map[string]any{"error": reason})
 	m.log.Error("agent lost", "agent", a.id, "reason", reason)
+	a.releaseSecrets()
 }
 
 // RuntimeLost marks every live agent of the named runtime as lost. The
@@ -509,7 +630,15 @@ func (m *Manager) Adopt(runtimeName string, infos []runtime.AgentInfo) {
 			a.name, a.role, a.capabilities, a.req = old.name, old.role, old.capabilities, old.req
 			a.pool, a.retiring, a.poolReady = old.pool, old.retiring, old.poolReady
 			old.mu.Unlock()
+			a.secrets = append(a.secrets, old.secrets...)
+			old.releaseSecrets()
 		}
+		// The runtime's store gives back the env the agent runs with, so a
+		// host that restarted masks its keys too.
+		a.secrets = append(a.secrets, agentSecrets(adapter.Credentials{}, info.Env)...)
+		// Its home, if one is left, goes with it.
+		a.dir = m.dirOf(a.id)
+		a.release = m.opts.Secrets.Hold(a.secrets)
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 		m.agents[info.ID] = a
 		m.mu.Unlock()
@@ -637,13 +766,8 @@ func (m *Manager) remove(a *agent) {
 	if p := a.pooled(); p != nil {
 		p.poke()
 	}
-	if a.dir != "" {
-		// The home holds the agent's keys; it goes with the agent, and
-		// so does a scratch workdir.
-		if err := os.RemoveAll(a.dir); err != nil {
-			m.log.Warn("removing the agent's directory failed", "agent", a.id, "error", err)
-		}
-	}
+	m.removeDir(a)
+	a.releaseSecrets()
 }
 
 func (m *Manager) sessionOf(id string) (*agent, *session.Session, error) {
@@ -759,6 +883,9 @@ func (m *Manager) Shutdown(ctx context.Context) {
 	wg.Wait()
 	for _, a := range m.all() {
 		a.cancel()
+		// An agent that would not stop goes with its runtime; its keys
+		// must not stay behind either.
+		m.removeDir(a)
 	}
 	m.wg.Wait()
 }

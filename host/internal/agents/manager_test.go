@@ -13,6 +13,7 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/fakeruntime"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
@@ -200,14 +201,34 @@ func waitStatus(t *testing.T, m *Manager, id string, want Status) {
 }
 
 func TestEventsMaskTheAgentsSecrets(t *testing.T) {
-	bus := events.NewBus()
-	sub := bus.Subscribe(10, nil)
-	m := NewManager(hclog.NewNullLogger(), fixedRuntimes{}, Options{Bus: bus})
 	const key = "sk-ant-FAKE-events-leak-0042"
-	a := &agent{id: "a1", secrets: adapter.Credentials{AnthropicKey: key}.Secrets()}
-	m.publish(a, "message", map[string]any{"content": "the key is " + key, "n": 1})
-	e := <-sub.C
-	if got := e.Data["content"]; got != "the key is [REDACTED]" || e.AgentID != "a1" || e.Data["n"] != 1 {
-		t.Errorf("event = %+v", e)
+	// Another live agent's key, known to the manager's set only.
+	const other = "sk-proj-FAKE-other-agent-0043"
+	tests := []struct {
+		name string
+		typ  string
+		data map[string]any
+		want string // the event's data as fmt prints it
+	}{
+		{"message", "message", map[string]any{"content": "the key is " + key, "n": 1}, "map[content:the key is [REDACTED] n:1]"},
+		{"question whose choices hold the key", "question", map[string]any{"question": "Use " + key + "?", "choices": []string{"1. Yes, use " + key, "2. No"}},
+			"map[choices:[1. Yes, use [REDACTED] 2. No] question:Use [REDACTED]?]"},
+		{"deep inside", "message", map[string]any{"a": []any{map[string]any{"b": key}}}, "map[a:[map[b:[REDACTED]]]]"},
+		{"another agent's key", "message", map[string]any{"content": other}, "map[content:[REDACTED]]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := events.NewBus()
+			sub := bus.Subscribe(10, nil)
+			set := redact.NewSet(0)
+			defer set.Hold([]string{other})()
+			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{}, Options{Bus: bus, Secrets: set})
+			a := &agent{id: "a1", secrets: adapter.Credentials{AnthropicKey: key}.Secrets()}
+			m.publish(a, tt.typ, tt.data)
+			e := <-sub.C
+			if got := fmt.Sprint(e.Data); got != tt.want || e.AgentID != "a1" || e.Event != tt.typ {
+				t.Errorf("event = %s %s %s; want data %s", e.Event, e.AgentID, got, tt.want)
+			}
+		})
 	}
 }

@@ -1,11 +1,13 @@
 package agents
 
 import (
+	"encoding/json"
 	"fmt"
 	"github.com/parallax/parallax/host/internal/adapter"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -42,22 +44,36 @@ type Resources struct {
 // Duration reads a JSON duration as "90s" or as a number of seconds.
 type Duration time.Duration
 
+// MaxTimeout bounds resources.timeout. Past it, seconds overflow a
+// time.Duration (1e300 became negative); a year is longer than any agent
+// is meant to run.
+const MaxTimeout = 8760 * time.Hour
+
+func timeoutError() error {
+	return &InputError{"resources.timeout", `want a duration from 0 to 8760h (a year), like "30m", or a number of seconds from 0 to 31536000`}
+}
+
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	s := strings.TrimSpace(string(b))
 	if s == "null" {
 		return nil
 	}
 	if strings.HasPrefix(s, `"`) {
-		v, err := time.ParseDuration(strings.Trim(s, `"`))
-		if err != nil || v < 0 {
-			return &InputError{"resources.timeout", "want a duration like \"30m\" or a number of seconds"}
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return timeoutError()
+		}
+		v, err := time.ParseDuration(str)
+		if err != nil || v < 0 || v > MaxTimeout {
+			return timeoutError()
 		}
 		*d = Duration(v)
 		return nil
 	}
-	var secs float64
-	if _, err := fmt.Sscan(s, &secs); err != nil || secs < 0 {
-		return &InputError{"resources.timeout", "want a duration like \"30m\" or a number of seconds"}
+	// Comparisons with NaN are false, so the range is written to fail on it.
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(secs >= 0 && secs <= MaxTimeout.Seconds()) {
+		return timeoutError()
 	}
 	*d = Duration(secs * float64(time.Second))
 	return nil
@@ -134,6 +150,10 @@ func (r *SpawnRequest) validate(allowedWorkdirs []string) error {
 	}
 	if _, err := runtime.ParseMemory(r.Resources.Memory); err != nil {
 		return &InputError{"resources.memory", err.Error()}
+	}
+	// A request built in Go, not decoded, skips UnmarshalJSON's check.
+	if t := time.Duration(r.Resources.Timeout); t < 0 || t > MaxTimeout {
+		return timeoutError()
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ func (m *Manager) Watch(id string) (*Watcher, error) {
 	w := &Watcher{a: a, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	a.termMu.Lock()
 	defer a.termMu.Unlock()
+	if max := m.opts.MaxWatchersPerAgent; max > 0 && len(a.watchers) >= max {
+		return nil, &LimitError{Setting: "server.max_watchers_per_agent", Limit: max, What: "terminal clients watching this agent"}
+	}
 	w.Replay = replayable(a.output.Bytes(), a.output.Wrapped())
 	if a.termClosed {
 		w.end(ErrAgentExited)

@@ -42,9 +42,9 @@ type Agents interface {
 
 // Runtimes is what the API needs of the runtimes.
 type Runtimes interface {
+	// Statuses are those of the last periodic health check: a request
+	// never makes the host call its plugins.
 	Statuses() []runtimes.Status
-	// Refresh checks every runtime's health now, so a status is current.
-	Refresh()
 }
 
 // Options configure the API.
@@ -68,11 +68,15 @@ type Options struct {
 	// Token, when set, is required as "Authorization: Bearer <token>", or
 	// on WebSockets, which browsers can't give headers, as "?token=".
 	Token string
-	// AllowedOrigins are host patterns (path.Match syntax, such as
-	// "app.example.com" or "*.example.com") of other sites whose pages may
-	// open WebSockets. The host's own origin is always allowed.
+	// AllowedOrigins are other sites' origins ("https://app.example.com")
+	// whose pages may call the API. The host's own origin always may.
 	AllowedOrigins []string
-	Version        string
+	// Hosts are names, beside IP addresses and localhost, that requests
+	// may give as their Host; see guard.
+	Hosts []string
+	// MaxEventSubscribers bounds the /ws/events clients; 0 means no bound.
+	MaxEventSubscribers int
+	Version             string
 }
 
 // maxBody bounds request bodies.
@@ -124,7 +128,10 @@ func Handler(opts Options) http.Handler {
 	if opts.Executions == nil {
 		opts.Executions = noPatterns{}
 	}
-	s := &server{opts: opts, started: time.Now()}
+	s := &server{opts: opts, started: time.Now(), guard: newGuard(opts.Hosts, opts.AllowedOrigins)}
+	if opts.MaxEventSubscribers > 0 {
+		s.eventSlots = make(chan struct{}, opts.MaxEventSubscribers)
+	}
 	mux := http.NewServeMux()
 	for _, r := range s.routes() {
 		mux.HandleFunc(r.method+" "+r.path, r.handler)
@@ -145,12 +152,15 @@ func Handler(opts Options) http.Handler {
 	}
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/ws/", notFound)
-	return s.auth(mux)
+	return liftReadDeadline(s.guard.wrap(s.auth(mux)))
 }
 
 type server struct {
 	opts    Options
 	started time.Time
+	guard   *guard
+	// eventSlots holds a token per /ws/events client; nil means no bound.
+	eventSlots chan struct{}
 }
 
 // auth checks the bearer token, when one is configured.
@@ -220,8 +230,10 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	opts := agents.StopOptions{Force: force}
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		secs, err := strconv.ParseFloat(t, 64)
-		if err != nil || secs < 0 || secs > 3600 {
-			writeError(w, http.StatusBadRequest, "timeout", "timeout: want seconds between 0 and 3600, such as ?timeout=10")
+		// ParseFloat takes "NaN" and "Inf", and comparisons with NaN are
+		// false: the range is written so that NaN fails it.
+		if err != nil || !(secs >= 0 && secs <= 3600) {
+			writeError(w, http.StatusBadRequest, "timeout", fmt.Sprintf("timeout: want a number of seconds from 0 to 3600, such as ?timeout=10; got %q", t))
 			return
 		}
 		opts.Timeout = time.Duration(secs * float64(time.Second))
@@ -248,19 +260,32 @@ func (s *server) send(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
+	id := r.PathValue("id")
 	if strings.TrimSpace(req.Message) == "" {
 		writeError(w, http.StatusBadRequest, "message", "message: is required: the text to type to the agent")
 		return
 	}
-	if req.Timeout < 0 || req.Timeout > 3600 {
-		writeError(w, http.StatusBadRequest, "timeout", "timeout: want seconds between 0 and 3600")
+	// Typed raw, a control character is a keystroke: Ctrl-C can end the
+	// agent, ESC end the paste early.
+	text, err := session.CleanText(req.Message)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "message", fmt.Sprintf(`message: %v: POST /api/managed-agents/%s/answer with {"keys":["CtrlC"]}`, err, id))
+		return
+	}
+	// As in delete: written so that NaN fails too.
+	if !(req.Timeout >= 0 && req.Timeout <= 3600) {
+		writeError(w, http.StatusBadRequest, "timeout", "timeout: want a number of seconds from 0 to 3600")
 		return
 	}
 	timeout := defaultSendTimeout
 	if req.Timeout > 0 {
 		timeout = time.Duration(req.Timeout * float64(time.Second))
 	}
-	msg, err := s.opts.Agents.Send(r.Context(), r.PathValue("id"), req.Message, req.ExpectResponse, timeout)
+	msg, err := s.opts.Agents.Send(r.Context(), id, text, req.ExpectResponse, timeout)
+	if errors.Is(err, session.ErrStopped) || errors.Is(err, session.ErrFailed) {
+		s.writeExited(w, id, err)
+		return
+	}
 	if err != nil {
 		s.writeAgentError(w, err)
 		return
@@ -377,7 +402,6 @@ func writeBodyError(w http.ResponseWriter, err error) {
 }
 
 func (s *server) runtimes(w http.ResponseWriter, r *http.Request) {
-	s.opts.Runtimes.Refresh()
 	writeJSON(w, http.StatusOK, s.opts.Runtimes.Statuses())
 }
 
@@ -399,19 +423,45 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// writeExited answers 409 for an agent that stopped, before or during the
+// call, with its exit when it has one: a caller wants to know how it
+// ended, not that a write failed.
+func (s *server) writeExited(w http.ResponseWriter, id string, err error) {
+	body := errorBody{Error: err.Error()}
+	if v, gerr := s.opts.Agents.Get(id); gerr == nil && v.Exit != nil {
+		body.Exit = v.Exit
+		body.Error += fmt.Sprintf("; it exited with code %d", v.Exit.Code)
+		if v.Exit.Signal != "" {
+			body.Error += " by " + v.Exit.Signal
+		}
+		if v.Exit.Reason != "" {
+			body.Error += " (" + v.Exit.Reason + ")"
+		}
+	}
+	writeJSON(w, http.StatusConflict, body)
+}
+
 // writeAgentError picks the status that fits an error from the agents.
 func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 	var ie *agents.InputError
 	var se *agents.SpawnError
+	var le *agents.LimitError
+	var pe *agents.PolicyError
 	switch {
 	case errors.As(err, &ie):
 		writeError(w, http.StatusBadRequest, ie.Field, ie.Error())
+	case errors.As(err, &le):
+		writeError(w, http.StatusTooManyRequests, le.Setting, le.Error())
+	case errors.As(err, &pe):
+		writeError(w, http.StatusForbidden, pe.Field, pe.Error())
 	case errors.Is(err, agents.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", err.Error())
 	case errors.Is(err, session.ErrUnknownKey):
 		writeError(w, http.StatusBadRequest, "keys", err.Error())
 	case errors.Is(err, session.ErrNoSuchChoice):
 		writeError(w, http.StatusBadRequest, "choice", err.Error())
+	case errors.Is(err, session.ErrControlChar):
+		writeError(w, http.StatusBadRequest, "message", "message: "+err.Error())
 	case errors.Is(err, agents.ErrNoTerminal), errors.Is(err, agents.ErrPooled):
 		writeError(w, http.StatusConflict, "", err.Error())
 	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),
@@ -471,6 +521,8 @@ func decodeJSON(r *http.Request, v any) error {
 type errorBody struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
+	// Exit is how the agent ended, for a call refused because it did.
+	Exit *agents.Exit `json:"exit,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, code int, field, msg string) {

@@ -46,7 +46,6 @@ func (s stubAgents) Resize(string, int, int) error         { return s.err }
 type stubRuntimes []runtimes.Status
 
 func (s stubRuntimes) Statuses() []runtimes.Status { return s }
-func (s stubRuntimes) Refresh()                    {}
 
 func TestErrorStatuses_WithStubAgents(t *testing.T) {
 	tests := []struct {
@@ -69,7 +68,7 @@ func TestErrorStatuses_WithStubAgents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := Handler(Options{Agents: stubAgents{tt.err}, Runtimes: stubRuntimes{}})
+			h := Handler(Options{Hosts: testHosts, Agents: stubAgents{tt.err}, Runtimes: stubRuntimes{}})
 			for _, req := range []*http.Request{
 				httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(`{"type":"custom","command":["true"]}`)),
 				httptest.NewRequest("GET", "/api/managed-agents/x", nil),
@@ -106,7 +105,7 @@ func TestBodyErrorsNameTheProblem(t *testing.T) {
 		{`{"env":{"A":1}}`, "env", "want string"},
 		{`{"resources":{"timeout":"soon"}}`, "resources.timeout", "30m"},
 	}
-	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}})
+	h := Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{}})
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/managed-agents", strings.NewReader(tt.body)))
@@ -129,7 +128,7 @@ func TestHealthIsDegradedWithoutAHealthyRuntime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
-		Handler(Options{Agents: stubAgents{}, Runtimes: tt.rts}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
+		Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: tt.rts}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
 		if rec.Code != tt.want {
 			t.Errorf("%+v: status %d, want %d", tt.rts, rec.Code, tt.want)
 		}
@@ -137,7 +136,7 @@ func TestHealthIsDegradedWithoutAHealthyRuntime(t *testing.T) {
 }
 
 func TestTokenCheck(t *testing.T) {
-	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}, Token: "tok"})
+	h := Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{}, Token: "tok"})
 	tests := []struct {
 		header string
 		want   int
@@ -172,13 +171,15 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"name":"a","type":"custom","command":["sh","-c","x"],"env":{"A":"b"},"resources":{"cpu":"500m","memory":"1Gi","timeout":30}}`,
 		`{"resources":{"timeout":"5m"}}`, `{"type":1}`, `[]`, `null`, `{"env":null}`, ``, `{`, `{"a":1}{}`,
 		`{"message":"hi","expectResponse":true,"timeout":3}`, `{"keys":["Up","Enter"]}`, `{"choice":2}`, `{"apiKey":"k"}`,
+		`{"message":"stop\u0003"}`, `{"message":"a\r\nb\u001b[201~"}`, `{"message":"hi","timeout":1e300}`,
+		`{"type":"custom","command":["bash"],"resources":{"timeout":1e300}}`,
 	} {
 		for route := range 4 {
 			f.Add(uint8(route), seed)
 		}
 	}
 	paths := []string{"/api/managed-agents", "/api/managed-agents/x/send", "/api/managed-agents/x/answer", "/api/managed-agents/x/credentials"}
-	h := Handler(Options{Agents: stubAgents{fmt.Errorf("%w: stub", agents.ErrNotFound)}, Runtimes: stubRuntimes{}})
+	h := Handler(Options{Hosts: testHosts, Agents: stubAgents{fmt.Errorf("%w: stub", agents.ErrNotFound)}, Runtimes: stubRuntimes{}})
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		path := paths[int(route)%len(paths)]
 		rec := httptest.NewRecorder()

@@ -33,6 +33,9 @@ func (s *server) registerAgent(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, catalog.ErrDuplicate):
 		writeError(w, http.StatusConflict, "id", err.Error())
 		return
+	case errors.Is(err, catalog.ErrFull):
+		writeError(w, http.StatusTooManyRequests, "", err.Error())
+		return
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "", err.Error())
 		return

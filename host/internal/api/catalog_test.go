@@ -16,7 +16,7 @@ func TestCatalogRoutes(t *testing.T) {
 	if err := cat.Put(catalog.Agent{ID: "e1", Endpoint: "grpc://127.0.0.1:9", Source: catalog.SourceEtcd}); err != nil {
 		t.Fatal(err)
 	}
-	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}, Catalog: cat})
+	h := Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{}, Catalog: cat})
 	steps := []struct {
 		method, path, body string
 		code               int
@@ -52,5 +52,43 @@ func TestCatalogRoutes(t *testing.T) {
 	var list []catalog.Agent
 	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != http.StatusOK || len(list) != 2 {
 		t.Errorf("catalogue after the steps: %d %s; want e1 and m1", w.Code, w.Body)
+	}
+}
+
+// The catalogue's limits reach REST callers as errors that name the
+// setting to change: 429 past catalog.max_entries, 400 on endpoint for an
+// endpoint outside catalog.allowed_endpoints.
+func TestCatalogLimitsOverREST(t *testing.T) {
+	cat := catalog.New(nil)
+	if err := cat.SetLimits(catalog.Limits{MaxEntries: 2, Trusted: []string{"http://agents.internal:9001"}}); err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}, Catalog: cat})
+	steps := []struct {
+		name, body string
+		code       int
+		field      string
+		want       string // in the error
+	}{
+		{"not loopback", `{"id":"far","endpoint":"http://10.0.0.5:9001"}`, 400, "endpoint", "catalog.allowed_endpoints"},
+		{"a name that is no loopback", `{"id":"far","endpoint":"grpc://localhost.example.com:9001"}`, 400, "endpoint", "catalog.allowed_endpoints"},
+		{"loopback", `{"id":"a1","endpoint":"http://127.0.0.1:9001"}`, 201, "", ""},
+		{"an agent block's endpoint", `{"id":"a2","endpoint":"grpc://agents.internal:9001"}`, 201, "", ""},
+		{"past the cap", `{"id":"a3","endpoint":"http://127.0.0.1:9003"}`, 429, "", "catalog.max_entries"},
+		{"re-registering when full", `{"id":"a1","endpoint":"http://127.0.0.1:9004"}`, 201, "", ""},
+	}
+	for _, s := range steps {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/agents", strings.NewReader(s.body))
+		req.Host = "127.0.0.1" // the host's guard refuses other names
+		h.ServeHTTP(w, req)
+		var e errorBody
+		_ = json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != s.code || e.Field != s.field || !strings.Contains(e.Error, s.want) {
+			t.Errorf("%s: %d %s; want %d, field %q, error with %q", s.name, w.Code, w.Body, s.code, s.field, s.want)
+		}
+	}
+	if _, ok := cat.Get("far"); ok {
+		t.Error("a refused registration is in the catalogue")
 	}
 }

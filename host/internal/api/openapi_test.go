@@ -309,7 +309,7 @@ func TestOpenAPIDeclaresPathParameters(t *testing.T) {
 }
 
 func TestOpenAPIIsServed(t *testing.T) {
-	h := Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}})
+	h := Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/openapi.json", nil))
 	if rec.Code != http.StatusOK {
@@ -429,7 +429,7 @@ func TestOpenAPIEnumsMatchTheCode(t *testing.T) {
 func TestOpenAPIHealthSchemaMatchesTheHandler(t *testing.T) {
 	doc := loadOpenAPI(t)
 	rec := httptest.NewRecorder()
-	Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{{Name: "local", Healthy: true}}}).
+	Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{{Name: "local", Healthy: true}}}).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
 	var body map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -519,7 +519,7 @@ func TestOpenAPIRequestBodiesMatchTheHandlers(t *testing.T) {
 			post := func(body map[string]any) (int, errorBody) {
 				b, _ := json.Marshal(body)
 				rec := httptest.NewRecorder()
-				Handler(Options{Agents: stubAgents{}, Runtimes: stubRuntimes{}}).
+				Handler(Options{Hosts: testHosts, Agents: stubAgents{}, Runtimes: stubRuntimes{}}).
 					ServeHTTP(rec, httptest.NewRequest(o.method, path, bytes.NewReader(b)))
 				var e errorBody
 				_ = json.Unmarshal(rec.Body.Bytes(), &e)

@@ -94,16 +94,19 @@ type Catalog struct {
 
 	mu     sync.Mutex
 	agents map[string]Agent
+	policy policy
 }
 
 // New returns an empty catalogue; managed lists the managed agents, or is
 // nil.
 func New(managed func() []Agent) *Catalog {
-	return &Catalog{managed: managed, agents: map[string]Agent{}}
+	return &Catalog{managed: managed, agents: map[string]Agent{}, policy: defaultPolicy()}
 }
 
 // Put registers a, or replaces the entry of the same id from the same
-// source. An id another source holds is ErrDuplicate.
+// source. An id another source holds is ErrDuplicate; an endpoint the
+// limits don't allow is a *FieldError; a new id in a full catalogue is
+// ErrFull.
 func (c *Catalog) Put(a Agent) error {
 	if err := Validate(a); err != nil {
 		return err
@@ -114,7 +117,11 @@ func (c *Catalog) Put(a Agent) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.agents[a.ID]; ok && old.Source != a.Source {
+	if err := c.policy.allows(a.Endpoint); err != nil {
+		return err
+	}
+	old, ok := c.agents[a.ID]
+	if ok && old.Source != a.Source {
 		return fmt.Errorf("%w: %q comes from %s already", ErrDuplicate, a.ID, old.Source)
 	} else if ok {
 		// A re-registration keeps what health checks found.
@@ -125,6 +132,10 @@ func (c *Catalog) Put(a Agent) error {
 	}
 	if c.isManaged(a.ID) {
 		return fmt.Errorf("%w: %q is a managed agent's id", ErrDuplicate, a.ID)
+	}
+	// Replacing an entry adds none, so a full catalogue still takes it.
+	if !ok && len(c.agents) >= c.policy.max {
+		return fmt.Errorf("%w: it holds %d registered agents, its catalog.max_entries; deregister some (DELETE /api/agents/{id}) or raise catalog.max_entries in the config", ErrFull, len(c.agents))
 	}
 	c.agents[a.ID] = a
 	return nil

@@ -23,6 +23,8 @@ type Config struct {
 	// Agents are the agent blocks; Registry is nil without a registry block.
 	Agents   []Agent
 	Registry *Registry
+	// Catalog bounds what the catalogue takes; see the catalog block.
+	Catalog Catalog
 	// Patterns are the pattern blocks by name.
 	Patterns map[string]Pattern
 	// Telemetry is the telemetry block; its zero value turns tracing off.
@@ -44,9 +46,25 @@ type Server struct {
 	// AllowedWorkdirs, if not empty, are the directories an agent's workdir
 	// must be in.
 	AllowedWorkdirs []string
-	// AllowedOrigins are the other sites (host patterns) whose pages may
-	// open the API's WebSockets.
+	// AllowedOrigins are the other sites' origins ("https://app.example.com")
+	// whose pages may call the API, WebSockets included.
 	AllowedOrigins []string
+	// Hosts are extra names the API answers to in the Host header, beside
+	// IP addresses and localhost; any other name is refused, which stops
+	// DNS rebinding. Entries may use path.Match wildcards ("*.example.com").
+	Hosts []string
+	// Limits bound what callers can make the host hold.
+	MaxAgents           int
+	MaxWatchersPerAgent int
+	MaxEventSubscribers int
+	// IdleTimeout closes keep-alive connections left idle that long.
+	IdleTimeout time.Duration
+	// AllowCommands, when false, refuses the "custom" type and command
+	// overrides, for hosts shared by several callers.
+	AllowCommands bool
+	// EnvAllowlist, if not empty, lists the env names (path.Match patterns)
+	// a spawn request may set.
+	EnvAllowlist []string
 	// AgentListen, if set, is where the host serves the Agent protocol's
 	// gRPC service for its managed agents (grpc://<addr>/<agent id>).
 	AgentListen string
@@ -87,6 +105,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "agent_type", LabelNames: []string{"name"}},
 		{Type: "agent", LabelNames: []string{"id"}},
 		{Type: "registry", LabelNames: []string{"kind"}},
+		{Type: "catalog"},
 		{Type: "pattern", LabelNames: []string{"name"}},
 		{Type: "telemetry"},
 		{Type: "warm_pool"},
@@ -161,11 +180,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	d.report(diags...)
 
 	cfg := &Config{
-		Server: Server{
-			HealthInterval: 15 * time.Second,
-			Listen:         defaultListen,
-			DataDir:        filepath.Join(d.dir, defaultDataDir),
-		},
+		Server:    DefaultServer(filepath.Join(d.dir, defaultDataDir)),
 		PluginDir: filepath.Join(d.dir, defaultPluginDir),
 	}
 	if attr, ok := content.Attributes["plugin_dir"]; ok {
@@ -176,7 +191,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 
 	// The plugin directory must be known before any runtime is decoded, as
 	// it gives their default plugin paths; hence blocks after attributes.
-	var server, runtimes, agentTypes, agents, registries, patterns, telemetry, warmPools []*hcl.Block
+	var server, runtimes, agentTypes, agents, registries, catalogs, patterns, telemetry, warmPools []*hcl.Block
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "server":
@@ -189,6 +204,8 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			agents = append(agents, block)
 		case "registry":
 			registries = append(registries, block)
+		case "catalog":
+			catalogs = append(catalogs, block)
 		case "pattern":
 			patterns = append(patterns, block)
 		case "telemetry":
@@ -202,6 +219,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.AgentTypes = d.decodeAgentTypes(agentTypes)
 	cfg.Agents = d.decodeAgents(agents)
 	cfg.Registry = d.decodeRegistry(registries)
+	cfg.Catalog = d.decodeCatalog(catalogs)
 	cfg.Patterns = d.decodePatterns(patterns)
 	cfg.Telemetry = d.decodeTelemetry(telemetry)
 	cfg.WarmPool = d.decodeWarmPools(warmPools, cfg.Runtimes)

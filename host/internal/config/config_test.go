@@ -73,7 +73,8 @@ runtime "docker" {}
 
 	cfg := mustLoad(t, path)
 
-	want := Server{Listen: "127.0.0.1:4000", Token: "s3cret", DataDir: filepath.Join(dir, "state"), HealthInterval: 15 * time.Second}
+	want := DefaultServer(filepath.Join(dir, "state"))
+	want.Listen, want.Token = "127.0.0.1:4000", "s3cret"
 	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
@@ -117,7 +118,8 @@ func TestLoadDefaults(t *testing.T) {
 
 	cfg := mustLoad(t, path)
 
-	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax"), HealthInterval: 15 * time.Second}
+	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax"), HealthInterval: 15 * time.Second,
+		MaxAgents: 200, MaxWatchersPerAgent: 32, MaxEventSubscribers: 256, IdleTimeout: time.Minute, AllowCommands: true}
 	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
@@ -357,6 +359,48 @@ func TestLoadErrors(t *testing.T) {
 			summary: "Invalid allowed workdir",
 			detail:  []string{"server.allowed_workdirs[1]", "DIR/missing"},
 			pos:     "2:22",
+		},
+		{
+			name:    "allowed origin without its scheme",
+			src:     "server {\n  allowed_origins = [\"app.example.com\"]\n}\n" + local,
+			summary: "Invalid allowed origin",
+			detail:  []string{"server.allowed_origins[0]", `"https://app.example.com"`},
+			pos:     "2:21",
+		},
+		{
+			name:    "allowed origin with a path",
+			src:     "server {\n  allowed_origins = [\"https://app.example.com/ui\"]\n}\n" + local,
+			summary: "Invalid allowed origin",
+			detail:  []string{"server.allowed_origins[0]", "scheme://host[:port]"},
+			pos:     "2:21",
+		},
+		{
+			name:    "host with a port",
+			src:     "server {\n  hosts = [\"example.com:3000\"]\n}\n" + local,
+			summary: "Invalid host",
+			detail:  []string{"server.hosts[0]", "without scheme or port"},
+			pos:     "2:11",
+		},
+		{
+			name:    "max_agents of zero",
+			src:     "server {\n  max_agents = 0\n}\n" + local,
+			summary: "Invalid max_agents",
+			detail:  []string{"server.max_agents", "from 1 to 100000"},
+			pos:     "2:16",
+		},
+		{
+			name:    "idle timeout not a duration",
+			src:     "server {\n  idle_timeout = \"forever\"\n}\n" + local,
+			summary: "Invalid idle_timeout",
+			detail:  []string{"server.idle_timeout", `"60s"`},
+			pos:     "2:18",
+		},
+		{
+			name:    "bad env_allowlist pattern",
+			src:     "server {\n  env_allowlist = [\"GIT_[\"]\n}\n" + local,
+			summary: "Invalid env_allowlist entry",
+			detail:  []string{"server.env_allowlist[0]", "GIT_*"},
+			pos:     "2:19",
 		},
 		{
 			name:    "allowed origins not a list",
@@ -677,7 +721,14 @@ server {
   listen           = "0.0.0.0:4000"
   token_file       = "token"
   allowed_workdirs = ["work", "/tmp"]
-  allowed_origins  = ["app.example.com"]
+  allowed_origins  = ["https://App.example.com", "http://localhost:5173"]
+  hosts            = ["parallax.example.com", "*.internal"]
+  max_agents       = 10
+  max_watchers_per_agent = 2
+  max_event_subscribers  = 3
+  idle_timeout     = "5s"
+  allow_commands   = false
+  env_allowlist    = ["GIT_*", "LANG"]
 }
 runtime "local" {}
 `, "local")
@@ -693,8 +744,18 @@ runtime "local" {}
 	if want := []string{filepath.Join(dir, "work"), "/tmp"}; !slices.Equal(cfg.Server.AllowedWorkdirs, want) {
 		t.Errorf("AllowedWorkdirs = %q, want %q", cfg.Server.AllowedWorkdirs, want)
 	}
-	if !slices.Equal(cfg.Server.AllowedOrigins, []string{"app.example.com"}) {
-		t.Errorf("AllowedOrigins = %q", cfg.Server.AllowedOrigins)
+	if !slices.Equal(cfg.Server.AllowedOrigins, []string{"https://app.example.com", "http://localhost:5173"}) {
+		t.Errorf("AllowedOrigins = %q, want them lower-cased", cfg.Server.AllowedOrigins)
+	}
+	if !slices.Equal(cfg.Server.Hosts, []string{"parallax.example.com", "*.internal"}) {
+		t.Errorf("Hosts = %q", cfg.Server.Hosts)
+	}
+	s := cfg.Server
+	if s.MaxAgents != 10 || s.MaxWatchersPerAgent != 2 || s.MaxEventSubscribers != 3 || s.IdleTimeout != 5*time.Second || s.AllowCommands {
+		t.Errorf("limits and commands = %+v", s)
+	}
+	if !slices.Equal(s.EnvAllowlist, []string{"GIT_*", "LANG"}) {
+		t.Errorf("EnvAllowlist = %q", s.EnvAllowlist)
 	}
 }
 

@@ -34,6 +34,28 @@ type Registry struct {
 	DeclRange                 hcl.Range
 }
 
+// Catalog is the catalog {} block: what the catalogue takes from the API,
+// etcd and PARALLAX_LOCAL_AGENTS. The host health-checks and calls every
+// registered endpoint, so both are bounded by default.
+type Catalog struct {
+	// MaxEntries caps the registered agents, managed ones aside.
+	MaxEntries int
+	// AllowedEndpoints are host or host:port patterns (catalog.
+	// EndpointPatternProblem) that registered endpoints must match; nil
+	// means the default, loopback hosts. The agent blocks' endpoints are
+	// allowed either way.
+	AllowedEndpoints []string
+	DeclRange        hcl.Range
+}
+
+// maxCatalogEntries bounds catalog.max_entries: each entry is checked
+// every health_interval.
+const maxCatalogEntries = 100000
+
+var catalogSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "max_entries"}, {Name: "allowed_endpoints"}},
+}
+
 const (
 	defaultRegistryPrefix = "/parallax/agents/"
 	defaultDialTimeout    = 5 * time.Second
@@ -166,4 +188,40 @@ func (d *decoder) decodeRegistry(blocks []*hcl.Block) *Registry {
 		}
 	}
 	return r
+}
+
+// decodeCatalog decodes the catalog block, if any, over the defaults.
+func (d *decoder) decodeCatalog(blocks []*hcl.Block) Catalog {
+	c := Catalog{MaxEntries: catalog.DefaultMaxEntries}
+	if len(blocks) == 0 {
+		return c
+	}
+	for _, extra := range blocks[1:] {
+		d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate catalog block",
+			Detail:  fmt.Sprintf("A catalog block is already at line %d; merge the two.", blocks[0].DefRange.Start.Line),
+			Subject: extra.DefRange.Ptr()})
+	}
+	c.DeclRange = blocks[0].DefRange
+	body, diags := content(blocks[0].Body, catalogSchema)
+	d.report(diags...)
+	if attr, ok := body.Attributes["max_entries"]; ok {
+		if n, ok := d.wholeNumber(attr, "catalog.max_entries", 1, maxCatalogEntries); ok {
+			c.MaxEntries = n
+		}
+	}
+	if attr, ok := body.Attributes["allowed_endpoints"]; ok {
+		if list, ok := d.strings(attr, "catalog.allowed_endpoints"); ok {
+			c.AllowedEndpoints = []string{}
+			for i, p := range list {
+				if msg := catalog.EndpointPatternProblem(p); msg != "" {
+					d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid allowed endpoint",
+						Detail:  fmt.Sprintf("catalog.allowed_endpoints[%d] %q %s.", i, p, msg),
+						Subject: attr.Expr.Range().Ptr()})
+					continue
+				}
+				c.AllowedEndpoints = append(c.AllowedEndpoints, p)
+			}
+		}
+	}
+	return c
 }

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,37 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "allowed_origins"},
 		{Name: "agent_listen"},
 		{Name: "health_interval"},
+		{Name: "hosts"},
+		{Name: "max_agents"},
+		{Name: "max_watchers_per_agent"},
+		{Name: "max_event_subscribers"},
+		{Name: "idle_timeout"},
+		{Name: "allow_commands"},
+		{Name: "env_allowlist"},
 	},
+}
+
+// The server's defaults. The limits are far above what one machine runs,
+// and low enough that a runaway caller can't exhaust the host.
+const (
+	DefaultMaxAgents           = 200
+	DefaultMaxWatchersPerAgent = 32
+	DefaultMaxEventSubscribers = 256
+	DefaultIdleTimeout         = 60 * time.Second
+)
+
+// DefaultServer is the server block's defaults, with data under dataDir.
+func DefaultServer(dataDir string) Server {
+	return Server{
+		Listen:              defaultListen,
+		DataDir:             dataDir,
+		HealthInterval:      15 * time.Second,
+		MaxAgents:           DefaultMaxAgents,
+		MaxWatchersPerAgent: DefaultMaxWatchersPerAgent,
+		MaxEventSubscribers: DefaultMaxEventSubscribers,
+		IdleTimeout:         DefaultIdleTimeout,
+		AllowCommands:       true,
+	}
 }
 
 // decodeServer fills srv, which holds the defaults, from the server blocks;
@@ -60,9 +92,38 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 		d.allowedWorkdirs(srv, attr)
 	}
 	if attr, ok := content.Attributes["allowed_origins"]; ok {
-		if list, ok := d.strings(attr, "server.allowed_origins"); ok {
-			srv.AllowedOrigins = list
+		d.allowedOrigins(srv, attr)
+	}
+	if attr, ok := content.Attributes["hosts"]; ok {
+		d.hosts(srv, attr)
+	}
+	limits := []struct {
+		name string
+		dst  *int
+	}{
+		{"max_agents", &srv.MaxAgents},
+		{"max_watchers_per_agent", &srv.MaxWatchersPerAgent},
+		{"max_event_subscribers", &srv.MaxEventSubscribers},
+	}
+	for _, l := range limits {
+		if attr, ok := content.Attributes[l.name]; ok {
+			if n, ok := d.wholeNumber(attr, "server."+l.name, 1, 100000); ok {
+				*l.dst = n
+			}
 		}
+	}
+	if attr, ok := content.Attributes["idle_timeout"]; ok {
+		if dur, ok := d.duration(attr, "server.idle_timeout", 100*time.Millisecond, "60s"); ok {
+			srv.IdleTimeout = dur
+		}
+	}
+	if attr, ok := content.Attributes["allow_commands"]; ok {
+		if b, ok := d.bool(attr, "server.allow_commands"); ok {
+			srv.AllowCommands = b
+		}
+	}
+	if attr, ok := content.Attributes["env_allowlist"]; ok {
+		d.envAllowlist(srv, attr)
 	}
 	if attr, ok := content.Attributes["agent_listen"]; ok {
 		if s, ok := d.string(attr, "server.agent_listen"); ok {
@@ -81,15 +142,8 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 		}
 	}
 	if attr, ok := content.Attributes["health_interval"]; ok {
-		if v, ok := d.string(attr, "server.health_interval"); ok {
-			dur, err := time.ParseDuration(v)
-			if err != nil || dur < 100*time.Millisecond {
-				d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid health_interval",
-					Detail:  fmt.Sprintf(`server.health_interval is %q; use a duration of at least 100ms, such as "15s".`, v),
-					Subject: attr.Expr.Range().Ptr()})
-			} else {
-				srv.HealthInterval = dur
-			}
+		if dur, ok := d.duration(attr, "server.health_interval", 100*time.Millisecond, "15s"); ok {
+			srv.HealthInterval = dur
 		}
 	}
 	if attr, ok := content.Attributes["data_dir"]; ok {
@@ -206,4 +260,86 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// duration evaluates attr as a Go duration of at least min.
+func (d *decoder) duration(attr *hcl.Attribute, field string, min time.Duration, example string) (time.Duration, bool) {
+	v, ok := d.string(attr, field)
+	if !ok {
+		return 0, false
+	}
+	dur, err := time.ParseDuration(v)
+	if err != nil || dur < min {
+		d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + attr.Name,
+			Detail:  fmt.Sprintf(`%s is %q; use a duration of at least %s, such as %q.`, field, v, min, example),
+			Subject: attr.Expr.Range().Ptr()})
+		return 0, false
+	}
+	return dur, true
+}
+
+// allowedOrigins reads the origins of other sites whose pages may call
+// the API. They are whole origins, scheme and port included, because a
+// browser's Origin header is one and an http page must not pass for an
+// https one.
+func (d *decoder) allowedOrigins(srv *Server, attr *hcl.Attribute) {
+	list, ok := d.strings(attr, "server.allowed_origins")
+	if !ok {
+		return
+	}
+	for i, o := range list {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			example := "https://" + strings.TrimPrefix(strings.TrimPrefix(o, "http://"), "https://")
+			d.report(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid allowed origin",
+				Detail:   fmt.Sprintf("server.allowed_origins[%d] %q is not an origin: write scheme://host[:port] with nothing after it, such as %q.", i, o, strings.TrimRight(example, "/")),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		srv.AllowedOrigins = append(srv.AllowedOrigins, strings.ToLower(o))
+	}
+}
+
+// hosts reads the extra names the API answers to.
+func (d *decoder) hosts(srv *Server, attr *hcl.Attribute) {
+	list, ok := d.strings(attr, "server.hosts")
+	if !ok {
+		return
+	}
+	for i, h := range list {
+		_, err := path.Match(h, "")
+		if err != nil || h == "" || strings.ContainsAny(h, "/: ") {
+			d.report(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid host",
+				Detail:   fmt.Sprintf("server.hosts[%d] %q is not a host name: write a name without scheme or port, such as \"parallax.example.com\" or \"*.example.com\".", i, h),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		srv.Hosts = append(srv.Hosts, strings.ToLower(h))
+	}
+}
+
+// envAllowlist reads the env names a spawn request may set.
+func (d *decoder) envAllowlist(srv *Server, attr *hcl.Attribute) {
+	list, ok := d.strings(attr, "server.env_allowlist")
+	if !ok {
+		return
+	}
+	for i, name := range list {
+		if _, err := path.Match(name, ""); err != nil || name == "" {
+			d.report(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid env_allowlist entry",
+				Detail:   fmt.Sprintf("server.env_allowlist[%d] %q is not a name or pattern: write a variable name such as \"GIT_AUTHOR_NAME\", or a pattern such as \"GIT_*\".", i, name),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		srv.EnvAllowlist = append(srv.EnvAllowlist, name)
+	}
 }

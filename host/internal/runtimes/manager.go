@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -35,7 +37,11 @@ type Options struct {
 	Logger hclog.Logger
 	// HostInstance is handed to every runtime; see runtime.ConfigureRequest.
 	HostInstance string
-	Launch       LaunchFunc
+	// DataDir is the host's server.data_dir. Each runtime gets the private
+	// directory <DataDir>/runtimes/<name> for its own state; empty gives
+	// runtimes none.
+	DataDir string
+	Launch  LaunchFunc
 	// HealthInterval is how often a runtime's health is checked. A plugin
 	// that dies is also noticed at once by the calls that fail on it.
 	HealthInterval time.Duration
@@ -63,7 +69,9 @@ type entry struct {
 	info     runtime.Info
 	priority int
 	health   runtime.Health
-	restarts int
+	// checkedAt is when health was last found, by a check or a restart.
+	checkedAt time.Time
+	restarts  int
 }
 
 // Status is a runtime's state for the API.
@@ -76,6 +84,9 @@ type Status struct {
 	Version      string       `json:"version,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Restarts     int          `json:"restarts"`
+	// CheckedAt is when the health above was found: statuses are those of
+	// the last periodic check, not of the request.
+	CheckedAt time.Time `json:"checkedAt"`
 	// Runtime is what the plugin says it is: its own name (the type of
 	// runtime, whatever the block calls it) and its running agents.
 	Runtime RuntimeInfo `json:"runtime"`
@@ -139,13 +150,16 @@ func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics
 			continue
 		}
 		e := &entry{cfg: rc, kick: make(chan struct{}, 1)}
+		// Known by name before it launches: launching adopts the agents
+		// the runtime still runs, and adopting looks the runtime up.
+		m.byName[rc.Name] = e
 		d := m.launch(ctx, e)
 		diags = append(diags, d...)
 		if d.HasErrors() {
+			delete(m.byName, rc.Name)
 			continue
 		}
 		m.entries = append(m.entries, e)
-		m.byName[rc.Name] = e
 	}
 	if diags.HasErrors() {
 		m.Shutdown()
@@ -164,6 +178,20 @@ func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics
 	return diags
 }
 
+// runtimeDataDir creates the private directory a runtime keeps its state
+// in. 0700: runtimes put pids and agent records there, which no other user
+// may plant or read.
+func (m *Manager) runtimeDataDir(name string) (string, error) {
+	if m.opts.DataDir == "" {
+		return "", nil
+	}
+	dir := filepath.Join(m.opts.DataDir, "runtimes", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s (under server.data_dir): %w; make server.data_dir writable by this user or point it elsewhere", dir, err)
+	}
+	return dir, nil
+}
+
 // launch starts e's plugin, configures it and adopts what it still runs.
 func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 	name := e.cfg.Name
@@ -172,7 +200,12 @@ func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw}); err != nil {
+	dataDir, err := m.runtimeDataDir(name)
+	if err != nil {
+		p.Kill()
+		return diagAt(e.cfg, fmt.Sprintf("Runtime %q has no data directory", name), err.Error())
+	}
+	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw, DataDir: dataDir}); err != nil {
 		p.Kill()
 		return diagAt(e.cfg, fmt.Sprintf("Runtime %q rejected its configuration", name), err.Error())
 	}
@@ -182,7 +215,6 @@ func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 		info.Capabilities = configured.Capabilities
 	}
 	var adopted []runtime.AgentInfo
-	var err error
 	if info.Capabilities.Adopt {
 		if adopted, err = p.Recover(ctx); err != nil {
 			// Not fatal: the runtime works, it only lost track of old agents.
@@ -199,7 +231,7 @@ func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 		priority = *e.cfg.Priority
 	}
 	e.mu.Lock()
-	e.plugin, e.info, e.priority, e.health = p, info, priority, health
+	e.plugin, e.info, e.priority, e.health, e.checkedAt = p, info, priority, health, time.Now().UTC()
 	e.mu.Unlock()
 	log.Info("runtime started", "version", info.Version, "priority", priority,
 		"healthy", health.Healthy, "message", health.Message)
@@ -294,7 +326,7 @@ func (m *Manager) check(e *entry) bool {
 	if h.Healthy != e.health.Healthy {
 		m.log.Named("runtime."+e.cfg.Name).Info("runtime health changed", "healthy", h.Healthy, "message", h.Message)
 	}
-	e.health = h
+	e.health, e.checkedAt = h, time.Now().UTC()
 	e.mu.Unlock()
 	return true
 }
@@ -305,7 +337,7 @@ func (m *Manager) restart(e *entry) {
 	e.mu.Lock()
 	old := e.plugin
 	e.plugin = nil
-	e.health = runtime.Health{Message: "plugin exited; restarting"}
+	e.health, e.checkedAt = runtime.Health{Message: "plugin exited; restarting"}, time.Now().UTC()
 	e.mu.Unlock()
 	if old != nil {
 		old.Kill()
@@ -330,7 +362,7 @@ func (m *Manager) restart(e *entry) {
 			return
 		}
 		e.mu.Lock()
-		e.health = runtime.Health{Message: "restart failed: " + diags.Error()}
+		e.health, e.checkedAt = runtime.Health{Message: "restart failed: " + diags.Error()}, time.Now().UTC()
 		e.mu.Unlock()
 		log.Error("restarting runtime plugin failed", "error", diags.Error(), "retry_in", backoff)
 		select {
@@ -426,8 +458,9 @@ func (m *Manager) names() string {
 	return s
 }
 
-// Statuses describes every runtime, in selection order. Agent counts are
-// those of the last health check.
+// Statuses describes every runtime, in selection order, as the last
+// health check found it; it calls no plugin, so callers can't make the
+// host hammer its plugins.
 func (m *Manager) Statuses() []Status {
 	out := make([]Status, 0, len(m.entries))
 	for _, e := range m.entries {
@@ -441,18 +474,12 @@ func (m *Manager) Statuses() []Status {
 			Version:      e.info.Version,
 			Capabilities: Capabilities(e.info.Capabilities),
 			Restarts:     e.restarts,
+			CheckedAt:    e.checkedAt,
 			Runtime:      RuntimeInfo{Name: e.cfg.Name, Type: e.info.Name, ActiveAgents: e.health.ActiveAgents},
 		})
 		e.mu.Unlock()
 	}
 	return out
-}
-
-// Refresh checks every runtime's health now.
-func (m *Manager) Refresh() {
-	for _, e := range m.entries {
-		m.check(e)
-	}
 }
 
 // Shutdown stops supervising and kills every plugin. Agents must be stopped

@@ -178,6 +178,42 @@ func TestConfigBlockIsDecodedAgainstThePluginSchema(t *testing.T) {
 	}
 }
 
+func TestEachRuntimeGetsAPrivateDataDir(t *testing.T) {
+	tests := []struct {
+		name    string
+		dataDir func(t *testing.T) string
+		want    func(dataDir string) string
+	}{
+		{"under server.data_dir", func(t *testing.T) string { return t.TempDir() },
+			func(d string) string { return filepath.Join(d, "runtimes", "alpha") }},
+		// Tests and embedders that give no data dir give runtimes none.
+		{"none without a data dir", func(*testing.T) string { return "" }, func(string) string { return "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeruntime.Runtime{Name: "alpha"}
+			cfg := loadConfig(t, "runtime \"alpha\" {}\n", "alpha")
+			dataDir := tt.dataDir(t)
+			m := New(Options{HostInstance: "h1", DataDir: dataDir, Launch: newFakes(t, fake).launch})
+			if diags := m.Start(context.Background(), cfg); diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			t.Cleanup(m.Shutdown)
+			want := tt.want(dataDir)
+			if got := fake.Configured().DataDir; got != want {
+				t.Fatalf("Configure got DataDir %q, want %q", got, want)
+			}
+			if want == "" {
+				return
+			}
+			fi, err := os.Stat(want)
+			if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+				t.Errorf("data dir %s: %v, %v; want a directory with mode 0700", want, fi, err)
+			}
+		})
+	}
+}
+
 type recorder struct {
 	mu      sync.Mutex
 	lost    []string

@@ -11,10 +11,17 @@ import (
 )
 
 // newCatalog makes the catalogue: the managed agents of am, the agents of
-// PARALLAX_LOCAL_AGENTS and of the config file. A bad entry in either is a
-// start-up error naming it.
+// PARALLAX_LOCAL_AGENTS and of the config file, within the catalog block's
+// limits. A bad entry in either is a start-up error naming it.
 func newCatalog(cfg *config.Config, am *agents.Manager, protocolBase string) (*catalog.Catalog, error) {
 	cat := catalog.New(func() []catalog.Agent { return managedAgents(am, protocolBase) })
+	limits := catalog.Limits{MaxEntries: cfg.Catalog.MaxEntries, AllowedEndpoints: cfg.Catalog.AllowedEndpoints}
+	for _, a := range cfg.Agents {
+		limits.Trusted = append(limits.Trusted, a.Endpoint)
+	}
+	if err := cat.SetLimits(limits); err != nil {
+		return nil, err
+	}
 	local, err := catalog.ParseLocalAgents(os.Getenv(catalog.LocalAgentsEnv))
 	if err != nil {
 		return nil, err

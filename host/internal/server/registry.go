@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,15 +38,29 @@ func followRegistry(ctx context.Context, r *config.Registry, cat *catalog.Catalo
 	warn := func(msg string, args ...any) { log.Warn(msg, args...) }
 	go func() {
 		defer close(done)
+		// full is set while the catalogue refuses etcd's entries for its
+		// size: one warning then, not one per entry of a flood.
+		full := false
 		for ev := range registry.Watch(ctx, cli, r.Prefix, warn) {
 			switch ev.Type {
 			case registry.EventPut:
 				e := ev.Entry
 				a := catalog.Agent{ID: e.ID, Name: e.Name, Endpoint: e.Endpoint, Capabilities: e.Capabilities, Metadata: e.Metadata, Source: catalog.SourceEtcd}
-				if err := cat.Put(a); err != nil {
+				err := cat.Put(a)
+				switch {
+				case errors.Is(err, catalog.ErrFull) && full:
+					log.Debug("skipping an agent from etcd: the catalogue is full", "id", e.ID)
+					continue
+				case errors.Is(err, catalog.ErrFull):
+					full = true
+					log.Warn("skipping agents from etcd: the catalogue is full; raise catalog.max_entries to take them (skipped agents come back when they register again)",
+						"id", e.ID, "limit", "catalog.max_entries", "max_entries", cat.MaxEntries())
+					continue
+				case err != nil:
 					log.Warn("skipping an agent from etcd", "id", e.ID, "error", err)
 					continue
 				}
+				full = false
 				log.Info("agent registered in etcd", "id", e.ID, "endpoint", e.Endpoint)
 			case registry.EventDelete:
 				if cat.Remove(catalog.SourceEtcd, ev.ID) == nil {

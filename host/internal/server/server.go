@@ -21,6 +21,7 @@ import (
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/patterns"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/telemetry"
 	"github.com/parallax/parallax/sdk/plugin"
@@ -32,6 +33,10 @@ type Options struct {
 	Version string
 	// ShutdownTimeout bounds stopping the agents at shutdown.
 	ShutdownTimeout time.Duration
+	// Secrets gets every live agent's secrets; give the set whose Writer
+	// the Logger writes to, so the log masks them. nil masks only events
+	// and replies.
+	Secrets *redact.Set
 }
 
 // DiagError carries configuration diagnostics, for printing with their
@@ -69,12 +74,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer ln.Close()
 
-	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, Launch: Launch})
+	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, DataDir: cfg.Server.DataDir, Launch: Launch})
 	bus := events.NewBus()
 	var metrics *telemetry.Metrics
 	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
 		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
 		AllowedWorkdirs: cfg.Server.AllowedWorkdirs, WarmPool: cfg.WarmPool,
+		MaxAgents: cfg.Server.MaxAgents, MaxWatchersPerAgent: cfg.Server.MaxWatchersPerAgent,
+		Policy: agents.Policy{NoCommands: !cfg.Server.AllowCommands, EnvAllowlist: cfg.Server.EnvAllowlist}, Secrets: opts.Secrets,
 		OnSpawn: func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
 	})
 	rm.SetListener(am)
@@ -111,6 +118,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	diags := rm.Start(startCtx, cfg)
 	cancel()
+	// The runtimes adopted what still runs; any other agent's directory
+	// is a left-over of a host that was killed, keys and all.
+	am.SweepDirs()
 	if diags.HasErrors() {
 		return &DiagError{diags}
 	}
@@ -119,9 +129,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
 			Logger: log.Named("api"), Agents: am, Runtimes: rm, Bus: bus, Catalog: cat, Metrics: metrics.Handler(), AgentProtocol: agentSrv, Patterns: cfg.Patterns, Executions: engine, Version: opts.Version,
-			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins,
+			Token: cfg.Server.Token, AllowedOrigins: cfg.Server.AllowedOrigins, Hosts: apiHosts(cfg.Server),
+			MaxEventSubscribers: cfg.Server.MaxEventSubscribers,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		// A request's body must arrive in ReadTimeout; handlers that then
+		// wait longer, and WebSockets, lift the deadline (api.liftReadDeadline).
+		ReadTimeout: readTimeout,
+		IdleTimeout: cfg.Server.IdleTimeout,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -147,6 +162,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return nil
 	}
 	return err
+}
+
+// readTimeout bounds reading a request, body included: bodies are at most
+// 1 MiB.
+const readTimeout = 30 * time.Second
+
+// apiHosts are the names the API answers to beside IP addresses and
+// localhost: server.hosts, and the listen address's name if it has one.
+func apiHosts(srv config.Server) []string {
+	hosts := srv.Hosts
+	if h, _, err := net.SplitHostPort(srv.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		hosts = append(hosts[:len(hosts):len(hosts)], strings.ToLower(h))
+	}
+	return hosts
 }
 
 func runtimeNames(rm *runtimes.Manager) string {

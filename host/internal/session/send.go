@@ -2,11 +2,13 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/parallax/parallax/host/internal/adapter"
 )
@@ -36,8 +38,12 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	text, err := CleanText(text)
+	if err != nil {
+		return Message{}, err
+	}
 	// A trailing newline would be an Enter in the same write.
-	text = strings.TrimRight(text, "\r\n")
+	text = strings.TrimRight(text, "\n")
 
 	s.mu.Lock()
 	if s.sending {
@@ -57,7 +63,7 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	}()
 
 	var refused error
-	err := s.wait(ctx, func() bool {
+	err = s.wait(ctx, func() bool {
 		if s.status == StatusStarting && s.pending == nil {
 			return false
 		}
@@ -128,12 +134,15 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 		payload = "\x1b[200~" + text + "\x1b[201~"
 	}
 	if _, err := s.opts.Input.Write([]byte(payload)); err != nil {
-		return nil, 0, 0, fmt.Errorf("typing the message: %w", err)
+		return nil, 0, 0, s.exitOr(ctx, fmt.Errorf("typing the message: %w", err))
 	}
 	if s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout) {
 		s.waitQuiet(ctx)
 	} else {
 		s.log.Debug("no echo of the typed text; pressing Enter anyway")
+	}
+	if err := s.exitErr(); err != nil {
+		return nil, 0, 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, 0, err
@@ -146,13 +155,16 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 	reacted := false
 	for try := 0; try < 2 && !reacted; try++ {
 		if _, err := s.opts.Input.Write([]byte("\r")); err != nil {
-			return nil, 0, 0, fmt.Errorf("pressing Enter: %w", err)
+			return nil, 0, 0, s.exitOr(ctx, fmt.Errorf("pressing Enter: %w", err))
 		}
 		wait := s.opts.ReactTimeout
 		if try > 0 {
 			wait *= slowReact
 		}
 		reacted = s.waitScreen(ctx, c1, wait)
+		if err := s.exitErr(); err != nil {
+			return nil, 0, 0, err
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, 0, 0, err
 		}
@@ -186,14 +198,58 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 // whose end is then judged by a quiet screen before the agent even began.
 const slowReact = 10
 
-// waitScreen waits up to d for the screen to differ from the count since;
-// false if it didn't.
+// waitScreen waits up to d for the screen to differ from the count since,
+// or the agent to exit; false if neither happened.
 func (s *Session) waitScreen(ctx context.Context, since uint64, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return s.wait(ctx, func() bool {
-		return s.screen.Changes() != since || s.status == StatusBusy
+		return s.screen.Changes() != since || s.status == StatusBusy || s.exited
 	}) == nil
+}
+
+// exitErr is why a Send can't go on once the agent exited (ErrStopped or
+// ErrFailed, with the reason), or nil while it runs.
+func (s *Session) exitErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.exited {
+		return nil
+	}
+	return s.sendableLocked()
+}
+
+// exitOr turns a failed write into the agent's exit when that is why it
+// failed: the terminal closes before the exit is recorded, so it waits
+// for the exit a little. Otherwise err stands.
+func (s *Session) exitOr(ctx context.Context, err error) error {
+	ctx, cancel := context.WithTimeout(ctx, slowReact*s.opts.ReactTimeout)
+	defer cancel()
+	_ = s.wait(ctx, func() bool { return s.exited })
+	if exit := s.exitErr(); exit != nil {
+		return fmt.Errorf("%w (%v)", exit, err)
+	}
+	return err
+}
+
+// ErrControlChar: a message holds a control character other than newline
+// and tab. Typed raw, one would be a keystroke: Ctrl-C (U+0003) can end
+// the agent, and ESC can end the bracketed paste early.
+var ErrControlChar = errors.New("control character in the message")
+
+// CleanText readies a message for Send: "\r\n" line endings become "\n",
+// and any other control character, a lone "\r" included, is refused with
+// an error wrapping ErrControlChar.
+func CleanText(text string) (string, error) {
+	for i, r := range text {
+		if r == '\r' && strings.HasPrefix(text[i+1:], "\n") {
+			continue
+		}
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: %U at byte %d; only newline and tab may appear in a message, and keys such as Ctrl-C or Esc are sent as keys", ErrControlChar, r, i)
+		}
+	}
+	return strings.ReplaceAll(text, "\r\n", "\n"), nil
 }
 
 // waitQuiet waits, up to ReactTimeout, until the screen stays unchanged for

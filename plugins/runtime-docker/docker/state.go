@@ -130,7 +130,7 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			}
 			continue
 		}
-		a, err := r.adopt(ctx, cli, cfg, c, deadline)
+		a, env, err := r.adopt(ctx, cli, cfg, c, deadline)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("adopt container %s of agent %q: %w", shortID(c.ID), id, err))
 			continue
@@ -138,7 +138,11 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 		r.mu.Lock()
 		r.agents[id] = a
 		r.mu.Unlock()
-		adopted = append(adopted, a.info())
+		info := a.info()
+		// The container is where the env, keys included, is kept; the host
+		// needs it to mask the agent's keys after its own restart.
+		info.Env = env
+		adopted = append(adopted, info)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return adopted, fmt.Errorf("recover containers of an earlier plugin process: %w", err)
@@ -148,11 +152,12 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 
 // adopt follows a running container again: a new attach stream and wait,
 // and its deadline re-armed. Output from before the attach is not
-// replayed; the host still has what it read then.
-func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c container.Summary, deadline time.Time) (*agent, error) {
+// replayed; the host still has what it read then. It returns the
+// container's env too.
+func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c container.Summary, deadline time.Time) (*agent, map[string]string, error) {
 	got, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := newAgent(r.log, cli, c.Labels[labelAgent], c.ID, cfg.ScrollbackBytes)
 	a.labels = map[string]string{}
@@ -167,10 +172,25 @@ func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c c
 	}
 	if err := a.connect(ctx, container.WaitConditionNotRunning); err != nil {
 		a.cancel()
-		return nil, err
+		return nil, nil, err
 	}
 	a.armDeadline(deadline, cfg.DefaultStopTimeout)
 	a.follow()
 	a.log.Info("adopted container of an earlier plugin process")
-	return a, nil
+	var env map[string]string
+	if got.Container.Config != nil {
+		env = envMap(got.Container.Config.Env)
+	}
+	return a, env, nil
+}
+
+// envMap reads a container's "KEY=value" env, the image's included.
+func envMap(kvs []string) map[string]string {
+	env := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env[k] = v
+		}
+	}
+	return env
 }

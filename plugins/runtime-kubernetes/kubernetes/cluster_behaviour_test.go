@@ -108,7 +108,9 @@ func testRecoverAdopts(t *testing.T, c *testcluster.Cluster) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	spec := runtime.Spec{ID: "adoptee", Argv: []string{"/bin/sh", "-c", `while IFS= read -r l; do echo "got:$l:end"; done`}}
+	const key = "sk-ant-FAKE-adoptee-0042"
+	spec := runtime.Spec{ID: "adoptee", Argv: []string{"/bin/sh", "-c", `while IFS= read -r l; do echo "got:$l:end"; done`},
+		Env: map[string]string{"ANTHROPIC_API_KEY": key}}
 	if _, err := first.Start(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +123,10 @@ func testRecoverAdopts(t *testing.T, c *testcluster.Cluster) {
 	adopted, err := second.Recover(ctx)
 	if err != nil || len(adopted) != 1 || adopted[0].ID != "adoptee" || adopted[0].State != runtime.StateRunning {
 		t.Fatalf("Recover = %+v, %v; want the running agent", adopted, err)
+	}
+	// The host masks the agent's keys again from what the Secret keeps.
+	if got := adopted[0].Env["ANTHROPIC_API_KEY"]; got != key {
+		t.Errorf("adopted env ANTHROPIC_API_KEY = %q; want the agent's key", got)
 	}
 	conn, err := second.Attach(ctx, "adoptee")
 	if err != nil {

@@ -478,7 +478,13 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			r.agents[id] = a
 			r.mu.Unlock()
 			live[pod.Name] = true
-			adopted = append(adopted, a.info())
+			info := a.info()
+			// The Secret is where the env, keys included, is kept; the host
+			// needs it to mask the agent's keys after its own restart.
+			if info.Env, err = secretEnv(ctx, client, cfg.Namespace, pod.Name); err != nil {
+				r.log.Warn("cannot read the adopted pod's Secret; the host will not know its keys", "pod", pod.Name, "error", err)
+			}
+			adopted = append(adopted, info)
 			r.log.Info("adopted a running pod", "agent", id, "pod", pod.Name)
 		case st.running || st.exit != nil || expired:
 			r.log.Info("removing a finished or expired pod", "agent", id, "pod", pod.Name)
@@ -507,6 +513,22 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 		}
 	}
 	return adopted, nil
+}
+
+// secretEnv returns the env an agent's Secret holds, without the seed of
+// its home, which is no env of the agent's own.
+func secretEnv(ctx context.Context, client kubernetes.Interface, namespace, name string) (map[string]string, error) {
+	s, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	env := make(map[string]string, len(s.Data))
+	for k, v := range s.Data {
+		if k != homeSeedEnv {
+			env[k] = string(v)
+		}
+	}
+	return env, nil
 }
 
 // ready returns the configuration and client, or ErrNotConfigured.

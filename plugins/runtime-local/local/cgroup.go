@@ -297,7 +297,7 @@ func (c *cgroups) create(name string, lim limits, clone bool) (*agentCgroup, []s
 
 	if c.v2 != "" && clone {
 		dir := filepath.Join(c.v2, name)
-		if err := mkdirCgroup(dir); err != nil {
+		if err := c.mkdirAgent(dir); err != nil {
 			c.log.Warn("cannot make cgroup2 directory", "dir", dir, "error", err)
 		} else {
 			ag.track, ag.clone = dir, true
@@ -318,7 +318,7 @@ func (c *cgroups) create(name string, lim limits, clone bool) (*agentCgroup, []s
 	}
 	if !cpuSettled && c.v1["cpu"] != "" {
 		dir := filepath.Join(c.v1["cpu"], name)
-		err := mkdirCgroup(dir)
+		err := c.mkdirAgent(dir)
 		if err == nil {
 			ag.dirs, ag.late = append(ag.dirs, dir), append(ag.late, dir)
 			if err = writeFile(filepath.Join(dir, "cpu.cfs_period_us"), strconv.Itoa(cgroupPeriodUsec)); err == nil {
@@ -329,7 +329,7 @@ func (c *cgroups) create(name string, lim limits, clone bool) (*agentCgroup, []s
 	}
 	if !memSettled && c.v1["memory"] != "" {
 		dir := filepath.Join(c.v1["memory"], name)
-		err := mkdirCgroup(dir)
+		err := c.mkdirAgent(dir)
 		if err == nil {
 			ag.dirs, ag.late = append(ag.dirs, dir), append(ag.late, dir)
 			v := strconv.FormatInt(lim.memBytes, 10)
@@ -346,7 +346,7 @@ func (c *cgroups) create(name string, lim limits, clone bool) (*agentCgroup, []s
 				continue
 			}
 			dir := filepath.Join(c.v1[ctrl], name)
-			if err := mkdirCgroup(dir); err != nil {
+			if err := c.mkdirAgent(dir); err != nil {
 				c.log.Warn("cannot make cgroup directory", "dir", dir, "error", err)
 				continue
 			}
@@ -367,15 +367,8 @@ func (c *cgroups) create(name string, lim limits, clone bool) (*agentCgroup, []s
 // leftoverDirs lists the agent cgroups under our bases whose names are
 // not in live.
 func (c *cgroups) leftoverDirs(live map[string]bool) []string {
-	bases := []string{c.v2}
-	for _, b := range c.v1 {
-		bases = append(bases, b)
-	}
 	var dirs []string
-	for _, base := range bases {
-		if base == "" {
-			continue
-		}
+	for _, base := range c.bases() {
 		entries, _ := os.ReadDir(base)
 		for _, e := range entries {
 			if e.IsDir() && !live[e.Name()] {
@@ -401,6 +394,119 @@ func (c *cgroups) apply(warnings *[]string, value, what string, err error) bool 
 // minimum is 1 ms.
 func cpuQuota(milli int64) int64 {
 	return max(milli*cgroupPeriodUsec/1000, 1000)
+}
+
+// mkdirAgent makes an agent's cgroup directory in one of our bases. Another
+// host instance's sweep (sweepOtherInstances) may have removed the base
+// while we had no agents; then it is made again.
+func (c *cgroups) mkdirAgent(dir string) error {
+	err := mkdirCgroup(dir)
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	base := filepath.Dir(dir)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	if base == c.v2 {
+		own := filepath.Dir(filepath.Dir(base))
+		for ctrl := range c.v2Limits {
+			if err := enableController(own, base, ctrl); err != nil {
+				return fmt.Errorf("enable %s controller again in %s: %w", ctrl, base, err)
+			}
+		}
+	}
+	return mkdirCgroup(dir)
+}
+
+// bases lists this host instance's directories, one per hierarchy used.
+func (c *cgroups) bases() []string {
+	var bases []string
+	if c.v2 != "" {
+		bases = append(bases, c.v2)
+	}
+	for _, b := range c.v1 {
+		bases = append(bases, b)
+	}
+	return bases
+}
+
+// sweepOtherInstances removes the parallax/<instance> cgroups of other
+// host instances that hold no process: leftovers of runs that ended without
+// a clean shutdown. An instance whose cgroups hold processes is live and
+// left alone. It only ever rmdirs, which the kernel refuses for a cgroup
+// that has processes, so a race with a starting agent costs nothing.
+func (c *cgroups) sweepOtherInstances(hostName string) []string {
+	roots := map[string]bool{}
+	for _, b := range c.bases() {
+		roots[filepath.Dir(b)] = true
+	}
+	var removed []string
+	for root := range roots {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			dir := filepath.Join(root, e.Name())
+			if e.IsDir() && e.Name() != hostName && cgroupTreeEmpty(dir) && removeCgroupTree(dir) == nil {
+				removed = append(removed, dir)
+			}
+		}
+	}
+	return removed
+}
+
+// removeOwn removes this host instance's cgroups, which must hold no
+// process, and the parallax directory above them if no other instance is
+// left in it.
+func (c *cgroups) removeOwn() error {
+	var errs []error
+	for _, base := range c.bases() {
+		if !cgroupTreeEmpty(base) {
+			errs = append(errs, fmt.Errorf("cgroup %s still has processes", base))
+			continue
+		}
+		if err := removeCgroupTree(base); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		_ = syscall.Rmdir(filepath.Dir(base)) // fails while other instances are there
+	}
+	return errors.Join(errs...)
+}
+
+// cgroupTreeEmpty reports whether no process, zombies included, is in the
+// cgroup or any under it. cgroup2 says so for the whole subtree.
+func cgroupTreeEmpty(dir string) bool {
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.events")); err == nil {
+		return strings.Contains(string(b), "populated 0")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
+		return false // not a cgroup we can read: leave it
+	}
+	if len(readPids(filepath.Join(dir, "cgroup.procs"))) > 0 {
+		return false
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() && !cgroupTreeEmpty(filepath.Join(dir, e.Name())) {
+			return false
+		}
+	}
+	return true
+}
+
+// removeCgroupTree rmdirs the cgroups under dir, deepest first, then dir.
+// One attempt each: it is for cgroups already empty.
+func removeCgroupTree(dir string) error {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = removeCgroupTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	return nil
 }
 
 func mkdirCgroup(dir string) error {

@@ -17,7 +17,8 @@ import (
 // Config is the runtime's config {} block, decoded.
 type Config struct {
 	// StateDir holds one record per running agent, so that a restarted
-	// plugin can clean up after its predecessor.
+	// plugin can clean up after its predecessor. Empty means not set; see
+	// stateDir.
 	StateDir string
 	// DefaultStopTimeout is how long a graceful stop waits before SIGKILL
 	// when the caller gives no timeout.
@@ -40,7 +41,8 @@ var configSchema = []runtime.ConfigAttr{
 	{
 		Name: "state_dir", Type: "string",
 		Description: "Directory for the per-agent records used to clean up after a plugin restart. " +
-			"Default: $XDG_RUNTIME_DIR/parallax-runtime-local, else <tmp>/parallax-runtime-local-<uid>.",
+			"It must be owned by the plugin's user and not writable by group or others. " +
+			"Default: the host's <server.data_dir>/runtimes/<runtime name>.",
 	},
 	{
 		Name: "default_stop_timeout", Type: "string",
@@ -59,14 +61,26 @@ var configSchema = []runtime.ConfigAttr{
 
 func defaultConfig() Config {
 	return Config{
-		StateDir:           defaultStateDir(),
 		DefaultStopTimeout: 10 * time.Second,
 		ScrollbackBytes:    256 << 10,
 		Cgroups:            cgroupsAuto,
 	}
 }
 
-func defaultStateDir() string {
+// stateDir picks the state dir and says where it came from, for errors:
+// the state_dir attribute, else the private dir the host gives, else (from
+// a host too old to give one) a per-user default.
+func (c Config) stateDir(hostDataDir string) (dir, source string) {
+	switch {
+	case c.StateDir != "":
+		return c.StateDir, `config attribute "state_dir"`
+	case hostDataDir != "":
+		return hostDataDir, `the host's data dir (set config attribute "state_dir" to use another)`
+	}
+	return legacyStateDir(), `the default state dir (set config attribute "state_dir" to use another)`
+}
+
+func legacyStateDir() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "parallax-runtime-local")
 	}

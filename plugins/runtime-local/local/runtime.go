@@ -69,6 +69,7 @@ var (
 	_ runtime.Resizer       = (*Runtime)(nil)
 	_ runtime.StatsReporter = (*Runtime)(nil)
 	_ runtime.Adopter       = (*Runtime)(nil)
+	_ runtime.Closer        = (*Runtime)(nil)
 )
 
 // New returns an unconfigured runtime that logs to log.
@@ -112,10 +113,10 @@ func (r *Runtime) Configure(_ context.Context, req runtime.ConfigureRequest) err
 		return errors.New("runtime already configured")
 	}
 	hostName := fsName(host)
-	state, err := openStateStore(cfg.StateDir, hostName)
+	stateDir, source := cfg.stateDir(req.DataDir)
+	state, err := openStateStore(stateDir, hostName)
 	if err != nil {
-		return fmt.Errorf("%w: config attribute \"state_dir\": %v; set it to a directory this plugin can write",
-			runtime.ErrInvalidSpec, err)
+		return fmt.Errorf("%w: state dir from %s: %v", runtime.ErrInvalidSpec, source, err)
 	}
 	cg := &cgroups{log: r.log, v2Limits: map[string]bool{}, v1: map[string]string{}}
 	if cfg.Cgroups == cgroupsAuto {
@@ -509,8 +510,9 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 }
 
 // Recover kills whatever an earlier plugin process of this host instance
-// left running. Its agents can't be adopted, because their PTY masters
-// died with it, so the list is always empty.
+// left running, as far as confirm vouches for it, and removes the empty
+// cgroups other host instances left behind. Its agents can't be adopted,
+// because their PTY masters died with it, so the list is always empty.
 func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	if err := r.ready(); err != nil {
 		return nil, err
@@ -533,10 +535,17 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 		if live[name] {
 			continue
 		}
-		r.log.Info("cleaning up agent left by an earlier plugin process", "agent", rec.ID, "pid", rec.PID)
-		if err := r.cleanupLeftover(ctx, name, rec); err != nil {
-			errs = append(errs, err)
-			continue
+		c := r.confirm(name, rec)
+		if c.refused != "" {
+			r.log.Warn("refused agent record: it names a process this runtime can't confirm as its agent's; "+
+				"the process is left alone and the record removed",
+				"record", r.state.path(name), "agent", rec.ID, "pid", rec.PID, "reason", c.refused)
+		} else {
+			r.log.Info("cleaning up agent left by an earlier plugin process", "agent", rec.ID, "pid", rec.PID)
+			if err := r.cleanupLeftover(ctx, rec, c); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if err := r.state.remove(name); err != nil {
 			errs = append(errs, err)
@@ -551,21 +560,82 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			errs = append(errs, err)
 		}
 	}
+	for _, dir := range r.cg.sweepOtherInstances(r.hostName) {
+		r.log.Debug("removed empty cgroup of another host instance", "dir", dir)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("clean up after an earlier plugin process: %w", err)
 	}
 	return []runtime.AgentInfo{}, nil
 }
 
-// cleanupLeftover kills one agent of an earlier plugin process: through its
-// cgroups, and through its env marker and session for what is outside them.
-func (r *Runtime) cleanupLeftover(ctx context.Context, name string, rec record) error {
-	hostDir := "/parallax/" + r.hostName + "/"
+// confirmed is what Recover may act on for one record: nothing, with the
+// reason, or the processes the runtime's own bookkeeping vouches for.
+type confirmed struct {
+	refused string
+	// cgroups are the record's cgroups that are this instance's own.
+	cgroups []string
+	// mainPid is the record's pid when confirmed as the agent's main
+	// process; only then are its session and group killed.
+	mainPid int
+	// marked says the processes carrying the agent's env marker may be
+	// killed, one by one.
+	marked bool
+}
+
+// confirm checks a record against what the runtime itself controls: the
+// agent's own cgroups under parallax/<instance>, and the env marker it puts
+// on every agent together with the pid's start time. The state dir is
+// private, so a record that fails here is stale or corrupt, or was planted
+// before the dir was checked; either way no process it names is touched.
+func (r *Runtime) confirm(name string, rec record) confirmed {
+	var c confirmed
+	switch {
+	case rec.ID == "":
+		return confirmed{refused: "the record is unreadable"}
+	case fsName(rec.ID) != name:
+		return confirmed{refused: fmt.Sprintf("the record's file is named %q, not after its agent id %q", name, rec.ID)}
+	case rec.HostInstance != r.host:
+		return confirmed{refused: fmt.Sprintf("the record is of host instance %q, not %q", rec.HostInstance, r.host)}
+	}
+	populated := false
 	for _, dir := range rec.Cgroups {
-		// A record only ever names our own cgroups; don't trust it further.
-		if !strings.Contains(dir, hostDir) || filepath.Base(dir) != name {
-			continue
+		if !slices.Contains(r.cg.bases(), filepath.Dir(dir)) || filepath.Base(dir) != name {
+			continue // a record only ever names our own cgroups; don't trust it further
 		}
+		c.cgroups = append(c.cgroups, dir)
+		populated = populated || !cgroupTreeEmpty(dir)
+	}
+	p, alive := readProcStat(rec.PID)
+	alive = alive && rec.PID > 0 && p.alive()
+	if alive && p.startTicks == rec.PIDStart {
+		for _, dir := range c.cgroups {
+			if slices.Contains(readPids(filepath.Join(dir, "cgroup.procs")), rec.PID) {
+				c.mainPid = rec.PID
+			}
+		}
+		if hasEnv(rec.PID, marker(r.host, rec.ID)...) {
+			c.mainPid = rec.PID
+		}
+	}
+	switch {
+	case c.mainPid != 0 || populated:
+		c.marked = true
+	case alive:
+		// Ours would be in its cgroup or carry the marker.
+		c.refused = fmt.Sprintf("pid %d is neither in the agent's cgroup nor carries its env marker with the recorded start time", rec.PID)
+	default:
+		// The main process is gone; what it left carries the marker.
+		c.marked = true
+	}
+	return c
+}
+
+// cleanupLeftover kills one agent of an earlier plugin process, as far as
+// confirm vouched for it: through its cgroups, and through its env marker
+// and (with a confirmed main process) its session for what is outside them.
+func (r *Runtime) cleanupLeftover(ctx context.Context, rec record, c confirmed) error {
+	for _, dir := range c.cgroups {
 		if err := killCgroup(ctx, dir); err != nil {
 			return err
 		}
@@ -573,14 +643,33 @@ func (r *Runtime) cleanupLeftover(ctx context.Context, name string, rec record) 
 			return err
 		}
 	}
-	if rec.ID == "" {
+	if !c.marked {
 		return nil
 	}
-	mainPid := 0
-	if p, ok := readProcStat(rec.PID); ok && rec.PID > 0 && p.startTicks == rec.PIDStart {
-		mainPid = rec.PID
+	return killMarked(ctx, marker(r.host, rec.ID), func() int { return c.mainPid })
+}
+
+// Close runs when the host ends the plugin cleanly. With no agent left it
+// removes this instance's state dir and cgroups, so nothing of it stays
+// behind; with agents left it keeps their records for the next start to
+// clean up, as their PTYs die with this process.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.configured || len(r.agents) > 0 {
+		return nil
 	}
-	return killMarked(ctx, marker(r.host, rec.ID), func() int { return mainPid })
+	// No Start can begin now: they all reserve their id under r.mu first.
+	var errs []error
+	if recs, err := r.state.load(); err == nil && len(recs) > 0 {
+		r.log.Info("keeping agent records of an earlier plugin process for the next start", "dir", r.state.dir)
+	} else if err := r.state.removeAll(); err != nil {
+		errs = append(errs, fmt.Errorf("remove state dir: %w", err))
+	}
+	if err := r.cg.removeOwn(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // ready reports ErrNotConfigured before Configure.

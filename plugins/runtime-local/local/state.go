@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -18,6 +20,12 @@ import (
 // Records live in <state_dir>/<host instance>/<agent>.json. They are written
 // without fsync: they only need to outlive the plugin process, and after a
 // machine crash the agents are gone anyway.
+//
+// A record names a pid the next plugin process kills, so whoever can write
+// one could have us kill their choice of process. Both directories must
+// therefore be ours and closed to group and others (checkPrivateDir), and
+// Recover still acts on a record only where it can confirm the process is
+// its agent's (see Runtime.confirm).
 
 // record is what we persist of an agent.
 type record struct {
@@ -33,13 +41,51 @@ type stateStore struct {
 	dir string // <state_dir>/<host instance>
 }
 
+// openStateStore opens <stateDir>/<hostName>, making what is missing with
+// mode 0700, and refuses either directory if it is not private to us.
 func openStateStore(stateDir, hostName string) (*stateStore, error) {
 	dir := filepath.Join(stateDir, hostName)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := checkPrivateDir(stateDir); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	if err := checkPrivateDir(dir); err != nil {
 		return nil, err
 	}
 	return &stateStore{dir: dir}, nil
 }
+
+// checkPrivateDir reports why dir is not a directory of our own that only
+// we can write, with the fix. Lstat: a symlink could point anywhere.
+func checkPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link, which is refused; remove it (rm %s) and the plugin makes a private directory there", dir, dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory; remove it or set state_dir elsewhere", dir)
+	case !ok:
+		return fmt.Errorf("cannot tell who owns %s", dir)
+	case int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s is owned by uid %d, not by uid %d that this plugin runs as, so someone else may have planted records in it; "+
+			"remove it (rm -r %s) or set state_dir to a directory of your own", dir, st.Uid, os.Getuid(), dir)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%s has mode %v, so group or others can write records into it; run: chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// removeAll removes the store's directory and the records in it.
+func (s *stateStore) removeAll() error { return os.RemoveAll(s.dir) }
 
 func (s *stateStore) path(name string) string { return filepath.Join(s.dir, name+".json") }
 

@@ -1,5 +1,6 @@
 // Command fakeplugin is a runtime plugin for the tests of package plugin:
-// it only describes itself, logging and printing as it does.
+// it only describes itself, logging and printing as it does, and says when
+// it is closed.
 package main
 
 import (
@@ -58,3 +59,12 @@ func (f *fake) Inspect(_ context.Context, id string) (runtime.AgentInfo, error) 
 }
 
 func (f *fake) List(context.Context) ([]runtime.AgentInfo, error) { return nil, nil }
+
+// Close writes "closed" to the file FAKEPLUGIN_CLOSED names, for the test
+// that the sdk calls it on a clean exit.
+func (f *fake) Close(context.Context) error {
+	if p := os.Getenv("FAKEPLUGIN_CLOSED"); p != "" {
+		return os.WriteFile(p, []byte("closed"), 0o600)
+	}
+	return nil
+}

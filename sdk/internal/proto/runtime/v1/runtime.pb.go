@@ -562,7 +562,10 @@ type AgentInfo struct {
 	Labels    map[string]string      `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Warnings  []string               `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// exit is set once state is "exited".
-	Exit          *ExitStatus `protobuf:"bytes,7,opt,name=exit,proto3" json:"exit,omitempty"`
+	Exit *ExitStatus `protobuf:"bytes,7,opt,name=exit,proto3" json:"exit,omitempty"`
+	// env is the env the agent was started with, set only by Recover, so
+	// that the host can mask the agent's secrets again after a restart.
+	Env           map[string]string `protobuf:"bytes,8,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +645,13 @@ func (x *AgentInfo) GetWarnings() []string {
 func (x *AgentInfo) GetExit() *ExitStatus {
 	if x != nil {
 		return x.Exit
+	}
+	return nil
+}
+
+func (x *AgentInfo) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
 	}
 	return nil
 }
@@ -798,7 +808,10 @@ type ConfigureRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	HostInstance string                 `protobuf:"bytes,1,opt,name=host_instance,json=hostInstance,proto3" json:"host_instance,omitempty"`
 	// config_json is the user's config {} block as a JSON object.
-	ConfigJson    []byte `protobuf:"bytes,2,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	ConfigJson []byte `protobuf:"bytes,2,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	// data_dir is a private directory (0700) the host gives the runtime for
+	// its own state.
+	DataDir       string `protobuf:"bytes,3,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -845,6 +858,13 @@ func (x *ConfigureRequest) GetConfigJson() []byte {
 		return x.ConfigJson
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetDataDir() string {
+	if x != nil {
+		return x.DataDir
+	}
+	return ""
 }
 
 type ConfigureResponse struct {
@@ -2012,7 +2032,7 @@ const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x03\n" +
 	"\tAgentInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x10\n" +
@@ -2021,8 +2041,12 @@ const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12B\n" +
 	"\x06labels\x18\x05 \x03(\v2*.parallax.runtime.v1.AgentInfo.LabelsEntryR\x06labels\x12\x1a\n" +
 	"\bwarnings\x18\x06 \x03(\tR\bwarnings\x123\n" +
-	"\x04exit\x18\a \x01(\v2\x1f.parallax.runtime.v1.ExitStatusR\x04exit\x1a9\n" +
+	"\x04exit\x18\a \x01(\v2\x1f.parallax.runtime.v1.ExitStatusR\x04exit\x129\n" +
+	"\x03env\x18\b \x03(\v2'.parallax.runtime.v1.AgentInfo.EnvEntryR\x03env\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x01\n" +
 	"\n" +
@@ -2033,11 +2057,12 @@ const file_runtime_v1_runtime_proto_rawDesc = "" +
 	"\texited_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bexitedAt\"\x11\n" +
 	"\x0fDescribeRequest\"A\n" +
 	"\x10DescribeResponse\x12-\n" +
-	"\x04info\x18\x01 \x01(\v2\x19.parallax.runtime.v1.InfoR\x04info\"X\n" +
+	"\x04info\x18\x01 \x01(\v2\x19.parallax.runtime.v1.InfoR\x04info\"s\n" +
 	"\x10ConfigureRequest\x12#\n" +
 	"\rhost_instance\x18\x01 \x01(\tR\fhostInstance\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
-	"configJson\"\x13\n" +
+	"configJson\x12\x19\n" +
+	"\bdata_dir\x18\x03 \x01(\tR\adataDir\"\x13\n" +
 	"\x11ConfigureResponse\"\x0f\n" +
 	"\rHealthRequest\"i\n" +
 	"\x0eHealthResponse\x12\x18\n" +
@@ -2118,7 +2143,7 @@ func file_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_runtime_v1_runtime_proto_goTypes = []any{
 	(*Info)(nil),                  // 0: parallax.runtime.v1.Info
 	(*AgentPaths)(nil),            // 1: parallax.runtime.v1.AgentPaths
@@ -2158,64 +2183,66 @@ var file_runtime_v1_runtime_proto_goTypes = []any{
 	nil,                           // 35: parallax.runtime.v1.Spec.EnvEntry
 	nil,                           // 36: parallax.runtime.v1.Spec.LabelsEntry
 	nil,                           // 37: parallax.runtime.v1.AgentInfo.LabelsEntry
-	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	nil,                           // 38: parallax.runtime.v1.AgentInfo.EnvEntry
+	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_runtime_v1_runtime_proto_depIdxs = []int32{
 	2,  // 0: parallax.runtime.v1.Info.capabilities:type_name -> parallax.runtime.v1.Capabilities
 	3,  // 1: parallax.runtime.v1.Info.config_schema:type_name -> parallax.runtime.v1.ConfigAttr
 	1,  // 2: parallax.runtime.v1.Info.agent_paths:type_name -> parallax.runtime.v1.AgentPaths
-	38, // 3: parallax.runtime.v1.Resources.timeout:type_name -> google.protobuf.Duration
+	39, // 3: parallax.runtime.v1.Resources.timeout:type_name -> google.protobuf.Duration
 	35, // 4: parallax.runtime.v1.Spec.env:type_name -> parallax.runtime.v1.Spec.EnvEntry
 	4,  // 5: parallax.runtime.v1.Spec.size:type_name -> parallax.runtime.v1.Size
 	5,  // 6: parallax.runtime.v1.Spec.resources:type_name -> parallax.runtime.v1.Resources
 	36, // 7: parallax.runtime.v1.Spec.labels:type_name -> parallax.runtime.v1.Spec.LabelsEntry
-	39, // 8: parallax.runtime.v1.AgentInfo.started_at:type_name -> google.protobuf.Timestamp
+	40, // 8: parallax.runtime.v1.AgentInfo.started_at:type_name -> google.protobuf.Timestamp
 	37, // 9: parallax.runtime.v1.AgentInfo.labels:type_name -> parallax.runtime.v1.AgentInfo.LabelsEntry
 	8,  // 10: parallax.runtime.v1.AgentInfo.exit:type_name -> parallax.runtime.v1.ExitStatus
-	39, // 11: parallax.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
-	0,  // 12: parallax.runtime.v1.DescribeResponse.info:type_name -> parallax.runtime.v1.Info
-	6,  // 13: parallax.runtime.v1.StartRequest.spec:type_name -> parallax.runtime.v1.Spec
-	7,  // 14: parallax.runtime.v1.StartResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
-	18, // 15: parallax.runtime.v1.AttachRequest.open:type_name -> parallax.runtime.v1.AttachOpen
-	4,  // 16: parallax.runtime.v1.AttachRequest.resize:type_name -> parallax.runtime.v1.Size
-	20, // 17: parallax.runtime.v1.AttachResponse.opened:type_name -> parallax.runtime.v1.AttachOpened
-	4,  // 18: parallax.runtime.v1.ResizeRequest.size:type_name -> parallax.runtime.v1.Size
-	38, // 19: parallax.runtime.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
-	8,  // 20: parallax.runtime.v1.WaitResponse.exit:type_name -> parallax.runtime.v1.ExitStatus
-	7,  // 21: parallax.runtime.v1.InspectResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
-	7,  // 22: parallax.runtime.v1.ListResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
-	38, // 23: parallax.runtime.v1.StatsResponse.uptime:type_name -> google.protobuf.Duration
-	7,  // 24: parallax.runtime.v1.RecoverResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
-	9,  // 25: parallax.runtime.v1.Runtime.Describe:input_type -> parallax.runtime.v1.DescribeRequest
-	11, // 26: parallax.runtime.v1.Runtime.Configure:input_type -> parallax.runtime.v1.ConfigureRequest
-	13, // 27: parallax.runtime.v1.Runtime.Health:input_type -> parallax.runtime.v1.HealthRequest
-	15, // 28: parallax.runtime.v1.Runtime.Start:input_type -> parallax.runtime.v1.StartRequest
-	17, // 29: parallax.runtime.v1.Runtime.Attach:input_type -> parallax.runtime.v1.AttachRequest
-	21, // 30: parallax.runtime.v1.Runtime.Resize:input_type -> parallax.runtime.v1.ResizeRequest
-	23, // 31: parallax.runtime.v1.Runtime.Stop:input_type -> parallax.runtime.v1.StopRequest
-	25, // 32: parallax.runtime.v1.Runtime.Wait:input_type -> parallax.runtime.v1.WaitRequest
-	27, // 33: parallax.runtime.v1.Runtime.Inspect:input_type -> parallax.runtime.v1.InspectRequest
-	29, // 34: parallax.runtime.v1.Runtime.List:input_type -> parallax.runtime.v1.ListRequest
-	31, // 35: parallax.runtime.v1.Runtime.Stats:input_type -> parallax.runtime.v1.StatsRequest
-	33, // 36: parallax.runtime.v1.Runtime.Recover:input_type -> parallax.runtime.v1.RecoverRequest
-	10, // 37: parallax.runtime.v1.Runtime.Describe:output_type -> parallax.runtime.v1.DescribeResponse
-	12, // 38: parallax.runtime.v1.Runtime.Configure:output_type -> parallax.runtime.v1.ConfigureResponse
-	14, // 39: parallax.runtime.v1.Runtime.Health:output_type -> parallax.runtime.v1.HealthResponse
-	16, // 40: parallax.runtime.v1.Runtime.Start:output_type -> parallax.runtime.v1.StartResponse
-	19, // 41: parallax.runtime.v1.Runtime.Attach:output_type -> parallax.runtime.v1.AttachResponse
-	22, // 42: parallax.runtime.v1.Runtime.Resize:output_type -> parallax.runtime.v1.ResizeResponse
-	24, // 43: parallax.runtime.v1.Runtime.Stop:output_type -> parallax.runtime.v1.StopResponse
-	26, // 44: parallax.runtime.v1.Runtime.Wait:output_type -> parallax.runtime.v1.WaitResponse
-	28, // 45: parallax.runtime.v1.Runtime.Inspect:output_type -> parallax.runtime.v1.InspectResponse
-	30, // 46: parallax.runtime.v1.Runtime.List:output_type -> parallax.runtime.v1.ListResponse
-	32, // 47: parallax.runtime.v1.Runtime.Stats:output_type -> parallax.runtime.v1.StatsResponse
-	34, // 48: parallax.runtime.v1.Runtime.Recover:output_type -> parallax.runtime.v1.RecoverResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	38, // 11: parallax.runtime.v1.AgentInfo.env:type_name -> parallax.runtime.v1.AgentInfo.EnvEntry
+	40, // 12: parallax.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	0,  // 13: parallax.runtime.v1.DescribeResponse.info:type_name -> parallax.runtime.v1.Info
+	6,  // 14: parallax.runtime.v1.StartRequest.spec:type_name -> parallax.runtime.v1.Spec
+	7,  // 15: parallax.runtime.v1.StartResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
+	18, // 16: parallax.runtime.v1.AttachRequest.open:type_name -> parallax.runtime.v1.AttachOpen
+	4,  // 17: parallax.runtime.v1.AttachRequest.resize:type_name -> parallax.runtime.v1.Size
+	20, // 18: parallax.runtime.v1.AttachResponse.opened:type_name -> parallax.runtime.v1.AttachOpened
+	4,  // 19: parallax.runtime.v1.ResizeRequest.size:type_name -> parallax.runtime.v1.Size
+	39, // 20: parallax.runtime.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
+	8,  // 21: parallax.runtime.v1.WaitResponse.exit:type_name -> parallax.runtime.v1.ExitStatus
+	7,  // 22: parallax.runtime.v1.InspectResponse.agent:type_name -> parallax.runtime.v1.AgentInfo
+	7,  // 23: parallax.runtime.v1.ListResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
+	39, // 24: parallax.runtime.v1.StatsResponse.uptime:type_name -> google.protobuf.Duration
+	7,  // 25: parallax.runtime.v1.RecoverResponse.agents:type_name -> parallax.runtime.v1.AgentInfo
+	9,  // 26: parallax.runtime.v1.Runtime.Describe:input_type -> parallax.runtime.v1.DescribeRequest
+	11, // 27: parallax.runtime.v1.Runtime.Configure:input_type -> parallax.runtime.v1.ConfigureRequest
+	13, // 28: parallax.runtime.v1.Runtime.Health:input_type -> parallax.runtime.v1.HealthRequest
+	15, // 29: parallax.runtime.v1.Runtime.Start:input_type -> parallax.runtime.v1.StartRequest
+	17, // 30: parallax.runtime.v1.Runtime.Attach:input_type -> parallax.runtime.v1.AttachRequest
+	21, // 31: parallax.runtime.v1.Runtime.Resize:input_type -> parallax.runtime.v1.ResizeRequest
+	23, // 32: parallax.runtime.v1.Runtime.Stop:input_type -> parallax.runtime.v1.StopRequest
+	25, // 33: parallax.runtime.v1.Runtime.Wait:input_type -> parallax.runtime.v1.WaitRequest
+	27, // 34: parallax.runtime.v1.Runtime.Inspect:input_type -> parallax.runtime.v1.InspectRequest
+	29, // 35: parallax.runtime.v1.Runtime.List:input_type -> parallax.runtime.v1.ListRequest
+	31, // 36: parallax.runtime.v1.Runtime.Stats:input_type -> parallax.runtime.v1.StatsRequest
+	33, // 37: parallax.runtime.v1.Runtime.Recover:input_type -> parallax.runtime.v1.RecoverRequest
+	10, // 38: parallax.runtime.v1.Runtime.Describe:output_type -> parallax.runtime.v1.DescribeResponse
+	12, // 39: parallax.runtime.v1.Runtime.Configure:output_type -> parallax.runtime.v1.ConfigureResponse
+	14, // 40: parallax.runtime.v1.Runtime.Health:output_type -> parallax.runtime.v1.HealthResponse
+	16, // 41: parallax.runtime.v1.Runtime.Start:output_type -> parallax.runtime.v1.StartResponse
+	19, // 42: parallax.runtime.v1.Runtime.Attach:output_type -> parallax.runtime.v1.AttachResponse
+	22, // 43: parallax.runtime.v1.Runtime.Resize:output_type -> parallax.runtime.v1.ResizeResponse
+	24, // 44: parallax.runtime.v1.Runtime.Stop:output_type -> parallax.runtime.v1.StopResponse
+	26, // 45: parallax.runtime.v1.Runtime.Wait:output_type -> parallax.runtime.v1.WaitResponse
+	28, // 46: parallax.runtime.v1.Runtime.Inspect:output_type -> parallax.runtime.v1.InspectResponse
+	30, // 47: parallax.runtime.v1.Runtime.List:output_type -> parallax.runtime.v1.ListResponse
+	32, // 48: parallax.runtime.v1.Runtime.Stats:output_type -> parallax.runtime.v1.StatsResponse
+	34, // 49: parallax.runtime.v1.Runtime.Recover:output_type -> parallax.runtime.v1.RecoverResponse
+	38, // [38:50] is the sub-list for method output_type
+	26, // [26:38] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_runtime_v1_runtime_proto_init() }
@@ -2238,7 +2265,7 @@ func file_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runtime_v1_runtime_proto_rawDesc), len(file_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,52 @@
+package runtimes
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parallax/parallax/host/internal/fakeruntime"
+)
+
+// Statuses are what the last check found: reading them calls no plugin,
+// so API clients can't make the host hammer its plugins. A check, periodic
+// or kicked, updates them and says when.
+func TestStatusesShowTheLastCheck(t *testing.T) {
+	fake := &fakeruntime.Runtime{Name: "alpha", DefaultPriority: 10}
+	f := newFakes(t, fake)
+	cfg := loadConfig(t, `runtime "alpha" {}`, "alpha")
+	// No periodic check during the test: only Kick checks.
+	m := New(Options{HostInstance: "h1", Launch: f.launch, HealthInterval: time.Hour})
+	before := time.Now().UTC()
+	if diags := m.Start(context.Background(), cfg); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	t.Cleanup(m.Shutdown)
+
+	first := m.Statuses()[0]
+	if !first.Healthy || first.CheckedAt.Before(before) {
+		t.Fatalf("after Start: %+v; want healthy, checked at start (after %v)", first, before)
+	}
+	fake.SetUnhealthy("engine unreachable")
+	for range 3 {
+		if st := m.Statuses()[0]; !st.Healthy || !st.CheckedAt.Equal(first.CheckedAt) {
+			t.Fatalf("Statuses checked the plugin again: %+v", st)
+		}
+	}
+
+	m.Kick("alpha")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := m.Statuses()[0]
+		if !st.Healthy {
+			if st.Message != "engine unreachable" || !st.CheckedAt.After(first.CheckedAt) {
+				t.Errorf("after a check: %+v; want the plugin's message and a later checkedAt than %v", st, first.CheckedAt)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a kicked check never saw the runtime unhealthy: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
