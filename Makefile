@@ -35,6 +35,9 @@ test: build lint
 	sh test/kube/setup.sh >/dev/null
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -race -count=1 -timeout 15m $(MODULES)
+	# The parsers of what callers send: REST bodies and terminal frames.
+	cd host && $(GO) test -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime 30s ./internal/api/
+	cd host && $(GO) test -run '^$$' -fuzz '^FuzzTerminalFrame$$' -fuzztime 30s ./internal/api/
 
 # Tries the latest agent CLIs against the detectors and reports what broke.
 agent-clis-latest: build
@@ -72,6 +75,7 @@ FUZZTIME ?= 30s
 fuzz:
 	cd host && $(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/config/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzRequestBodies -fuzztime $(FUZZTIME) ./internal/api/
+	cd host && $(GO) test -run '^$$' -fuzz FuzzTerminalFrame -fuzztime $(FUZZTIME) ./internal/api/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzSpawnRequest -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzPlainText -fuzztime $(FUZZTIME) ./internal/agents/
 	cd host && $(GO) test -run '^$$' -fuzz FuzzWrite -fuzztime $(FUZZTIME) ./internal/screen/
