@@ -8,8 +8,10 @@ server {
   data_dir = "../.parallax"
   # Workdirs of spawned agents must be inside these; unset means anywhere.
   # allowed_workdirs = ["~/src", "/tmp"]
-  # Other sites whose pages may open the WebSockets (the host's own may).
-  # allowed_origins = ["app.example.com"]
+  # Other sites whose pages may call the API (the host's own may).
+  # allowed_origins = ["https://app.example.com"]
+  # Names the API answers to beside IP addresses and localhost.
+  # hosts = ["parallax.example.com"]
 }
 
 plugin_dir = "../bin/plugins"
