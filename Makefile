@@ -26,7 +26,8 @@ run: build
 # as real plugins, and the end-to-end tests that drive the built binaries and
 # the real agent CLIs (pinned in test/agent-clis, cached outside the repo)
 # over REST. test/docker/setup.sh installs and starts a Docker engine if
-# there is none, and builds the runtime-docker test image; test/kube/setup.sh
+# there is none, and builds the runtime-docker test image; test/browser/setup.sh
+# installs Debian's chromium for the browser test; test/kube/setup.sh
 # builds kube-apiserver, kube-scheduler and kwok for the runtime-kubernetes
 # tests once per machine (about 10 minutes cold on 2 cores, then cached).
 test: build lint
