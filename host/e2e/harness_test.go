@@ -202,6 +202,33 @@ func (h *host) do(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// raw sends a request without a body and returns the status and the body
+// as it is.
+func (h *host) raw(method, path string) (int, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.rawRequest(req)
+}
+
+// rawRequest sends req as it is, Host and all, with the host's token
+// unless req has one, and returns the status and the body.
+func (h *host) rawRequest(req *http.Request) (int, string) {
+	h.t.Helper()
+	if h.token != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // agent is the part of an agent's JSON the tests look at.
 type agent struct {
 	ID      string `json:"id"`

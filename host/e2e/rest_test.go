@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,17 +14,7 @@ import (
 // get fetches path and returns the status and the body as is.
 func (h *host) get(path string) (int, string) {
 	h.t.Helper()
-	req, _ := http.NewRequest("GET", h.url+path, nil)
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return h.raw("GET", path)
 }
 
 func TestLogsAndMetrics(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -69,25 +68,6 @@ func noKey(t *testing.T, where, text string, keys ...string) {
 			}
 		}
 	}
-}
-
-// raw sends a request and returns the status and the body as it is.
-func (h *host) raw(method, path string) (int, string) {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.url+path, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 func eventsJSON(t *testing.T, es *eventStream) string {

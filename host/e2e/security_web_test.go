@@ -16,22 +16,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// rawRequest sends req to the host as it is, Host and all, and returns the
-// status and body.
-func (h *host) rawRequest(req *http.Request) (int, string) {
-	h.t.Helper()
-	if h.token != "" && req.Header.Get("Authorization") == "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // crossSiteSpawn is the attack: a page of another site posts a spawn
 // request as a "simple" request, which a browser sends without asking
 // the server first.
