@@ -280,7 +280,7 @@ func writeConfigWithToken(t *testing.T) string {
 	return writeConfigServer(t, `token = env("PARALLAX_TEST_TOKEN")`, "", "")
 }
 
-func TestValidate(t *testing.T) {
+func TestValidateCommandReportsFileAndLine(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name     string

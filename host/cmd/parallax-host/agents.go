@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/client"
 )
 
@@ -73,10 +74,13 @@ var credentialVars = []struct {
 	{"github-token-env", []string{"GITHUB_TOKEN"}, func(c *client.Credentials, v string) { c.GitHubToken = v }},
 }
 
+// agentTypes lists the types a spawn takes, as the host's adapters know them.
+func agentTypes() string { return strings.Join(adapter.Types(), ", ") }
+
 func cmdSpawn(args []string, std stdio) int {
 	c := newClientCmd(std, "agents spawn", "--type TYPE [flags] [-- COMMAND ARGS...]",
-		`Starts an agent and prints it, its ID first. TYPE is claude, codex, gemini,
-aider or custom; a custom agent runs the COMMAND given after "--".
+		`Starts an agent and prints it, its ID first. TYPE is one of
+`+agentTypes()+`; a custom agent runs the COMMAND given after "--".
 
 Credentials are never taken on the command line, where ps would show them:
 --pass-credentials passes ANTHROPIC_API_KEY, OPENAI_API_KEY,
@@ -94,7 +98,7 @@ Examples:
 	var caps, env stringList
 	var res client.Resources
 	var timeout durationFlag
-	fs.StringVar(&req.Type, "type", "", "agent type: claude, codex, gemini, aider or custom (custom is the default with a COMMAND)")
+	fs.StringVar(&req.Type, "type", "", "agent type: "+agentTypes()+" (custom is the default with a COMMAND)")
 	fs.StringVar(&req.Name, "name", "", "a name for the agent")
 	fs.StringVar(&req.Workdir, "workdir", "", "the directory the agent works in; relative to yours")
 	fs.StringVar(&req.Runtime, "runtime", "", "the runtime to run it on, such as local (default: the host picks)")
@@ -116,13 +120,13 @@ Examples:
 	}
 	req.Command = c.after
 	if req.Type == "" && len(req.Command) > 0 {
-		req.Type = "custom"
+		req.Type = adapter.CustomType
 	}
 	switch {
 	case req.Type == "":
-		c.usageError(`want --type: claude, codex, gemini, aider or custom`)
+		c.usageError("want --type: " + agentTypes())
 		return 1
-	case req.Type == "custom" && len(req.Command) == 0:
+	case req.Type == adapter.CustomType && len(req.Command) == 0:
 		c.usageError(`--type custom runs the command after "--", such as: -- bash --norc`)
 		return 1
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/host/internal/client"
+	"github.com/parallax/parallax/host/internal/events"
 )
 
 func cmdExecute(args []string, std stdio) int {
@@ -25,11 +26,11 @@ Examples:
 	c.fs.Var(&inputs, "input", "an input of the pattern's task as `name=value`; repeat for more")
 	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, rest []string) error {
 		// Subscribe first, so no step's event comes before we listen.
-		events, err := cl.Events(ctx, "")
+		feed, err := cl.Events(ctx, "")
 		if err != nil {
 			return err
 		}
-		defer events.Close()
+		defer feed.Close()
 		id, err := cl.Execute(ctx, rest[0], inputs)
 		if err != nil {
 			return err
@@ -38,7 +39,7 @@ Examples:
 			fmt.Fprintf(std.stderr, "execution %s of %s started\n", id, rest[0])
 		}
 		for {
-			e, err := events.Next(ctx)
+			e, err := feed.Next(ctx)
 			if err != nil {
 				return err
 			}
@@ -46,12 +47,12 @@ Examples:
 				continue
 			}
 			switch e.Event {
-			case "step_completed":
+			case events.StepCompleted:
 				if !c.json() {
 					fmt.Fprintf(std.stderr, "  step %v done (confidence %.2f)\n", e.Data["step"], number(e.Data["confidence"]))
 				}
 				continue
-			case "execution_completed", "execution_failed":
+			case events.ExecutionCompleted, events.ExecutionFailed:
 			default:
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/host/internal/client"
+	"github.com/parallax/parallax/host/internal/events"
 )
 
 func newTable(w io.Writer) *tabwriter.Writer {
@@ -54,10 +55,10 @@ func printAgent(w io.Writer, a client.Agent) {
 	}
 	if p := a.Pending; p != nil {
 		switch p.Type {
-		case "login_required":
+		case events.LoginRequired:
 			row("WAITING ON", "login"+prefixed(": ", p.LoginURL)+prefixed(" code ", p.DeviceCode)+prefixed(" — ", p.Message))
 		default:
-			row("WAITING ON", p.Type+prefixed(": ", oneLine(p.Question)))
+			row("WAITING ON", string(p.Type)+prefixed(": ", oneLine(p.Question)))
 			for i, c := range p.Choices {
 				mark := " "
 				if i == p.Selected {
@@ -105,7 +106,7 @@ func printMetrics(w io.Writer, m client.Metrics) {
 func status(a client.Agent) string {
 	switch {
 	case a.Pending != nil:
-		return string(a.Status) + " (" + strings.ReplaceAll(a.Pending.Type, "_", " ") + ")"
+		return string(a.Status) + " (" + strings.ReplaceAll(string(a.Pending.Type), "_", " ") + ")"
 	case a.Pooled:
 		return string(a.Status) + " (warm pool)"
 	}

@@ -7,7 +7,8 @@ package adapter
 
 import (
 	"regexp"
-	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // State is what an agent's screen shows.
@@ -50,13 +51,6 @@ type Detection struct {
 	Message string
 }
 
-// Screen is the visible terminal as text, one string per row, trailing
-// spaces trimmed.
-type Screen []string
-
-// Text joins the rows with newlines.
-func (s Screen) Text() string { return strings.Join(s, "\n") }
-
 // Rule is one row of a detector table: when Match finds something in the
 // screen text (and NotMatch, if set, finds nothing), the screen is in State.
 // Rules are tried in order; the first that matches wins, so put the more
@@ -68,15 +62,15 @@ type Rule struct {
 	NotMatch *regexp.Regexp
 	// Require, if set, must also hold, for what a regexp can't say (such
 	// as where on the screen one match sits relative to another).
-	Require func(screen Screen) bool
+	Require func(s screen.Lines) bool
 	// Extract, if set, fills the details of a match (question, choices,
 	// login URL, error message).
-	Extract func(screen Screen, d *Detection)
+	Extract func(s screen.Lines, d *Detection)
 }
 
 // Detect runs a detector table over a screen.
-func Detect(rules []Rule, screen Screen) Detection {
-	text := screen.Text()
+func Detect(rules []Rule, s screen.Lines) Detection {
+	text := s.Text()
 	for _, r := range rules {
 		if !r.Match.MatchString(text) {
 			continue
@@ -84,12 +78,12 @@ func Detect(rules []Rule, screen Screen) Detection {
 		if r.NotMatch != nil && r.NotMatch.MatchString(text) {
 			continue
 		}
-		if r.Require != nil && !r.Require(screen) {
+		if r.Require != nil && !r.Require(s) {
 			continue
 		}
 		d := Detection{State: r.State, Rule: r.Name, Selected: -1}
 		if r.Extract != nil {
-			r.Extract(screen, &d)
+			r.Extract(s, &d)
 		}
 		return d
 	}
@@ -157,9 +151,9 @@ type Adapter interface {
 	// trust prompts.
 	Preseed(opts LaunchOptions) error
 	// Detect reads the screen.
-	Detect(screen Screen) Detection
+	Detect(s screen.Lines) Detection
 	// Reply extracts the agent's reply to sent from the screen after a
 	// turn, without the echoed input, the prompt box and the TUI's chrome.
 	// before is the screen when the message was sent.
-	Reply(before, after Screen, sent string) string
+	Reply(before, after screen.Lines, sent string) string
 }

@@ -3,6 +3,8 @@ package adapter
 import (
 	"regexp"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Aider is aider-chat. It can't be installed here (no PyPI), so its rules
@@ -37,13 +39,13 @@ var aiderRules = []Rule{
 	// outlive the next, successful turn.
 	{Name: "aider: api error", State: StateError,
 		Match:   aiderError,
-		Require: func(s Screen) bool { return nothingSentAfter(s, aiderError, aiderEcho) },
-		Extract: func(s Screen, d *Detection) {
+		Require: func(s screen.Lines) bool { return nothingSentAfter(s, aiderError, aiderEcho) },
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Message = RowMatching(s, aiderError)
 		}},
 	{Name: "aider: yes/no question", State: StateQuestion,
 		Match: regexp.MustCompile(`\(Y\)es/\(N\)o.*\[(Yes|No)\]: ?\s*$`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			row := RowMatching(s, regexp.MustCompile(`\(Y\)es/\(N\)o`))
 			q, opts, _ := strings.Cut(row, "(Y)es")
 			d.Question = strings.TrimSpace(q)
@@ -66,7 +68,7 @@ var (
 
 // nothingSentAfter says no row below the last row matching mark is a sent
 // message (echo).
-func nothingSentAfter(s Screen, mark, echo *regexp.Regexp) bool {
+func nothingSentAfter(s screen.Lines, mark, echo *regexp.Regexp) bool {
 	last := -1
 	for i, row := range s {
 		if mark.MatchString(row) {
@@ -84,10 +86,10 @@ func nothingSentAfter(s Screen, mark, echo *regexp.Regexp) bool {
 	return true
 }
 
-func (Aider) Detect(s Screen) Detection { return Detect(aiderRules, s) }
+func (Aider) Detect(s screen.Lines) Detection { return Detect(aiderRules, s) }
 
 var aiderChrome = regexp.MustCompile(`^(Tokens: |Cost: |─+$)`)
 
-func (Aider) Reply(before, after Screen, sent string) string {
+func (Aider) Reply(before, after screen.Lines, sent string) string {
 	return linesAfterEcho(after, sent, func(row string) bool { return aiderChrome.MatchString(strings.TrimSpace(row)) }, true)
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Claude is Claude Code (@anthropic-ai/claude-code).
@@ -79,17 +81,17 @@ func (Claude) Preseed(opts LaunchOptions) error {
 var claudeRules = []Rule{
 	{Name: "claude: cannot reach the API", State: StateError,
 		Match:   regexp.MustCompile(`Unable to connect to Anthropic services`),
-		Extract: func(s Screen, d *Detection) { d.Message = claudeErrorText(s) }},
+		Extract: func(s screen.Lines, d *Detection) { d.Message = claudeErrorText(s) }},
 	{Name: "claude: bypass refused as root", State: StateError,
 		Match: regexp.MustCompile(`--dangerously-skip-permissions cannot be used with root`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Message = RowMatching(s, regexp.MustCompile(`cannot be used with root`))
 		}},
 	// The warning's own menu sits under a paragraph and a link, so the
 	// question is its heading, not the text right above the menu.
 	{Name: "claude: bypass question", State: StateQuestion,
 		Match: regexp.MustCompile(`running in Bypass Permissions mode`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			menuExtract(s, d)
 			d.Question = RowMatching(s, regexp.MustCompile(`running in Bypass Permissions mode`))
 		}},
@@ -108,7 +110,7 @@ var claudeRules = []Rule{
 	// login.
 	{Name: "claude: not logged in", State: StateLoginRequired,
 		Match: claudeNotLoggedIn,
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Question = claudeNotLoggedInText.FindString(s.Text())
 			d.Message = "Claude Code has no usable API key: run /login in the agent's terminal, or give the agent an Anthropic API key"
 		}},
@@ -119,8 +121,8 @@ var claudeRules = []Rule{
 	// message is sent, it is history and the rules around read the screen.
 	{Name: "claude: api error", State: StateError,
 		Match:   claudeAPIError,
-		Require: func(s Screen) bool { return nothingSentAfter(claudeAboveBox(s), claudeAPIError, claudeEcho) },
-		Extract: func(s Screen, d *Detection) {
+		Require: func(s screen.Lines) bool { return nothingSentAfter(claudeAboveBox(s), claudeAPIError, claudeEcho) },
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Message = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lastRowMatching(s, claudeAPIError)), "⎿"))
 		}},
 	// The input box, whatever its footer says: "? for shortcuts", or in
@@ -148,7 +150,7 @@ var (
 // claudeAboveBox is the screen above the prompt box (its top rule, the
 // rule right above the last "❯" row), so a draft typed into the box
 // doesn't read as a sent message.
-func claudeAboveBox(s Screen) Screen {
+func claudeAboveBox(s screen.Lines) screen.Lines {
 	for i := len(s) - 2; i >= 0; i-- {
 		if claudeRule.MatchString(s[i]) && strings.HasPrefix(s[i+1], "❯") {
 			return s[:i]
@@ -158,7 +160,7 @@ func claudeAboveBox(s Screen) Screen {
 }
 
 // lastRowMatching is the last row matching re, or "".
-func lastRowMatching(s Screen, re *regexp.Regexp) string {
+func lastRowMatching(s screen.Lines, re *regexp.Regexp) string {
 	for i := len(s) - 1; i >= 0; i-- {
 		if re.MatchString(s[i]) {
 			return s[i]
@@ -167,13 +169,13 @@ func lastRowMatching(s Screen, re *regexp.Regexp) string {
 	return ""
 }
 
-func menuExtract(s Screen, d *Detection) {
+func menuExtract(s screen.Lines, d *Detection) {
 	d.Question, d.Choices, d.Selected, _ = ParseMenu(s)
 }
 
 var claudeErrorLine = regexp.MustCompile(`Unable to connect|Failed to connect`)
 
-func claudeErrorText(s Screen) string {
+func claudeErrorText(s screen.Lines) string {
 	var parts []string
 	for _, row := range s {
 		if claudeErrorLine.MatchString(row) {
@@ -183,7 +185,7 @@ func claudeErrorText(s Screen) string {
 	return strings.Join(parts, " ")
 }
 
-func (Claude) Detect(s Screen) Detection { return Detect(claudeRules, s) }
+func (Claude) Detect(s screen.Lines) Detection { return Detect(claudeRules, s) }
 
 var claudeRule = regexp.MustCompile(`^─{10,}\s*$`)
 
@@ -198,7 +200,7 @@ var claudeChrome = regexp.MustCompile(`^(✻ |─{10,}|❯|\? for shortcuts|⏵�
 // and above the prompt box: Claude Code marks each block of its reply with
 // a bullet and indents the block's further lines. after may be taller than
 // the screen, with the lines that scrolled off during the turn on top.
-func (Claude) Reply(before, after Screen, sent string) string {
+func (Claude) Reply(before, after screen.Lines, sent string) string {
 	probe := strings.TrimSpace(firstLine(sent))
 	start := 0
 	for i, row := range after {

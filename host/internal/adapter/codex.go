@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Codex is the Codex CLI (@openai/codex).
@@ -64,7 +66,7 @@ var codexRules = []Rule{
 	// form behind it.
 	{Name: "codex: sign in", State: StateLoginRequired,
 		Match: regexp.MustCompile(`Sign in with ChatGPT|Sign in another way|Use your own OpenAI API key`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			d.LoginURL = FirstURL(s)
 			var ok bool
 			if d.Question, d.Choices, d.Selected, ok = ParseMenu(s); !ok {
@@ -77,7 +79,7 @@ var codexRules = []Rule{
 	// earlier failures.
 	{Name: "codex: connection failed", State: StateError,
 		Match: regexp.MustCompile(`(?m)^[•◦] Reconnecting\.\.\..*esc to interrupt\)\s*\n\s*└ (Connection failed|Stream disconnected)`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Message = strings.TrimPrefix(RowMatching(s, regexp.MustCompile(`└ (Connection failed|Stream disconnected)`)), "└ ")
 		}},
 	{Name: "codex: working", State: StateBusy,
@@ -89,8 +91,8 @@ var codexRules = []Rule{
 	// history and the rules around read the screen.
 	{Name: "codex: api error", State: StateError,
 		Match:   codexAPIError,
-		Require: func(s Screen) bool { return nothingSentAfter(codexAboveComposer(s), codexAPIError, codexEcho) },
-		Extract: func(s Screen, d *Detection) {
+		Require: func(s screen.Lines) bool { return nothingSentAfter(codexAboveComposer(s), codexAPIError, codexEcho) },
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Message = strings.TrimSpace(strings.TrimPrefix(lastRowMatching(s, codexAPIError), "■"))
 		}},
 	// The composer shows "? for shortcuts" ~0.4 s after spawn, but Codex
@@ -112,7 +114,7 @@ var (
 // codexAboveComposer is the screen above the composer (the last "›" row),
 // so a draft, or the composer's placeholder, doesn't read as a sent
 // message.
-func codexAboveComposer(s Screen) Screen {
+func codexAboveComposer(s screen.Lines) screen.Lines {
 	for i := len(s) - 1; i >= 0; i-- {
 		if strings.HasPrefix(s[i], "›") {
 			return s[:i]
@@ -121,7 +123,7 @@ func codexAboveComposer(s Screen) Screen {
 	return s
 }
 
-func (Codex) Detect(s Screen) Detection { return Detect(codexRules, s) }
+func (Codex) Detect(s screen.Lines) Detection { return Detect(codexRules, s) }
 
 // codexChrome is what Codex draws between a reply and its composer: the
 // turn's timing line and status lines.
@@ -130,7 +132,7 @@ var codexChrome = regexp.MustCompile(`^(─ Worked for|Worked for|• Working|�
 // Reply returns what Codex drew between the echoed input ("› sent") and
 // its composer (the last "› " row; the footer is below it), without its
 // chrome. Codex marks reply paragraphs with "• ".
-func (Codex) Reply(before, after Screen, sent string) string {
+func (Codex) Reply(before, after screen.Lines, sent string) string {
 	probe := strings.TrimSpace(firstLine(sent))
 	start, end := -1, len(after)
 	for i, row := range after {

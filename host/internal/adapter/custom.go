@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Custom runs any command. It knows nothing of the program's screen, so the
@@ -13,7 +15,7 @@ import (
 // program's next prompt).
 type Custom struct{}
 
-func (Custom) Type() string { return "custom" }
+func (Custom) Type() string { return CustomType }
 
 func (Custom) Launch(opts LaunchOptions) (Launch, error) {
 	if len(opts.Command) == 0 || opts.Command[0] == "" {
@@ -24,21 +26,21 @@ func (Custom) Launch(opts LaunchOptions) (Launch, error) {
 
 func (Custom) Preseed(LaunchOptions) error { return nil }
 
-func (Custom) Detect(Screen) Detection {
+func (Custom) Detect(screen.Lines) Detection {
 	return Detection{State: StateReady, Rule: "custom: settled", Selected: -1}
 }
 
-func (Custom) Reply(before, after Screen, sent string) string {
+func (Custom) Reply(before, after screen.Lines, sent string) string {
 	return linesAfterEcho(after, sent, func(string) bool { return false }, true)
 }
 
 // linesAfterEcho returns the rows below the last row that echoes sent,
 // without rows skip rejects and, if dropLast, without the last non-empty
 // row (the next prompt).
-func linesAfterEcho(screen Screen, sent string, skip func(row string) bool, dropLast bool) string {
+func linesAfterEcho(s screen.Lines, sent string, skip func(row string) bool, dropLast bool) string {
 	probe := strings.TrimSpace(firstLine(sent))
 	start := -1
-	for i, row := range screen {
+	for i, row := range s {
 		if probe != "" && strings.Contains(row, probe) {
 			start = i
 		}
@@ -46,7 +48,7 @@ func linesAfterEcho(screen Screen, sent string, skip func(row string) bool, drop
 	if start < 0 {
 		return ""
 	}
-	rows := trimBlankRows(screen[start+1:])
+	rows := trimBlankRows(s[start+1:])
 	if dropLast && len(rows) > 0 {
 		rows = trimBlankRows(rows[:len(rows)-1])
 	}
@@ -119,6 +121,15 @@ func CredentialsFromEnv(env map[string]string) Credentials {
 	var c Credentials
 	for k, v := range credentialVars(&c) {
 		*v = env[k]
+	}
+	return c
+}
+
+// With returns c with value as the credential the CLIs read from env var
+// env (see CredentialEnv); c as it is when they read none from env.
+func (c Credentials) With(env, value string) Credentials {
+	if v, ok := credentialVars(&c)[env]; ok {
+		*v = value
 	}
 	return c
 }

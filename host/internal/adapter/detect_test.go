@@ -97,7 +97,7 @@ var recordings = []recorded{
 }
 
 // render plays a recording into the same screen model the host uses.
-func render(t *testing.T, file string) adapter.Screen {
+func render(t *testing.T, file string) screen.Lines {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file+".raw"))
 	if err != nil {
@@ -222,7 +222,7 @@ func TestOldErrorsAreHistory(t *testing.T) {
 			last--
 		}
 		last -= tt.above
-		withEcho := append(append(append(adapter.Screen{}, s[:last]...), tt.next), s[last:]...)
+		withEcho := append(append(append(screen.Lines{}, s[:last]...), tt.next), s[last:]...)
 		a, _ := adapter.For(cliOf(tt.file))
 		if d := a.Detect(withEcho); d.State != tt.want {
 			t.Errorf("%s with %q sent after: %q by %q, want %q", tt.file, tt.next, d.State, d.Rule, tt.want)
@@ -237,7 +237,7 @@ func TestDraftKeepsError(t *testing.T) {
 		{"claude/error-credit", "❯", "❯ Say hello again"},
 		{"codex/error-quota", "› Ask Codex to do anything", "› Say hello again"},
 	} {
-		s := append(adapter.Screen{}, render(t, tt.file)...)
+		s := append(screen.Lines{}, render(t, tt.file)...)
 		found := false
 		for i := len(s) - 1; i >= 0; i-- {
 			if strings.TrimSpace(strings.ReplaceAll(s[i], "\u00a0", " ")) == tt.box {

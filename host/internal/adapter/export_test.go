@@ -1,8 +1,7 @@
 package adapter
 
 // RuleTables are the detector tables by agent type, for the recording
-// tests in package adapter_test (which can't be in this package: they use
-// internal/screen, which imports it).
+// tests in package adapter_test.
 var RuleTables = map[string][]Rule{
 	"claude": claudeRules,
 	"codex":  codexRules,

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Gemini is the Gemini CLI (@google/gemini-cli).
@@ -61,13 +63,13 @@ var geminiRules = []Rule{
 		Extract: menuExtract},
 	{Name: "gemini: api key prompt", State: StateLoginRequired,
 		Match: regexp.MustCompile(`Enter Gemini API Key`),
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			d.Question = RowMatching(s, regexp.MustCompile(`Please enter your Gemini API key`))
 		}},
 	// A paragraph sits between the question and its menu.
 	{Name: "gemini: trust question", State: StateQuestion,
 		Match: geminiTrust,
-		Extract: func(s Screen, d *Detection) {
+		Extract: func(s screen.Lines, d *Detection) {
 			menuExtract(s, d)
 			d.Question = RowMatching(s, geminiTrust)
 		}},
@@ -80,8 +82,8 @@ var geminiRules = []Rule{
 	// rules below read the screen.
 	{Name: "gemini: api error", State: StateError,
 		Match:   geminiAPIError,
-		Require: func(s Screen) bool { return nothingSentAfter(s, geminiAPIError, geminiEcho) },
-		Extract: func(s Screen, d *Detection) {
+		Require: func(s screen.Lines) bool { return nothingSentAfter(s, geminiAPIError, geminiEcho) },
+		Extract: func(s screen.Lines, d *Detection) {
 			block := geminiErrorBlock(s)
 			d.Message = block
 			if m := geminiErrorMessage.FindStringSubmatch(block); m != nil {
@@ -105,7 +107,7 @@ var (
 
 // geminiErrorBlock returns the last API error, its rows joined back: Gemini
 // wraps it at spaces where it can, indenting the rows after the first.
-func geminiErrorBlock(s Screen) string {
+func geminiErrorBlock(s screen.Lines) string {
 	var parts []string
 	for i, row := range s {
 		if geminiAPIError.MatchString(row) {
@@ -121,13 +123,13 @@ func geminiErrorBlock(s Screen) string {
 	return strings.TrimPrefix(strings.Join(parts, " "), "✕ ")
 }
 
-func (Gemini) Detect(s Screen) Detection { return Detect(geminiRules, s) }
+func (Gemini) Detect(s screen.Lines) Detection { return Detect(geminiRules, s) }
 
 var geminiChrome = regexp.MustCompile(`^(>|Type your message|\? for shortcuts|Using:|~|no sandbox|╭|╰)`)
 
 // Reply returns what Gemini drew after the echoed input, without its
 // chrome; Gemini marks its reply with "✦ ".
-func (Gemini) Reply(before, after Screen, sent string) string {
+func (Gemini) Reply(before, after screen.Lines, sent string) string {
 	text := linesAfterEcho(after, sent, func(row string) bool { return geminiChrome.MatchString(unbox(row)) }, false)
 	var out []string
 	for _, line := range strings.Split(text, "\n") {

@@ -3,6 +3,8 @@ package adapter
 import (
 	"regexp"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // The helpers here read the parts of a screen that the CLIs draw alike:
@@ -30,26 +32,26 @@ var choiceRow = regexp.MustCompile(`^\s*([❯›>●▶→*]?)\s*(\d{1,2})[.)]\s
 // so the last menu with a highlighted row wins, else the last menu.
 // Rows indented deeper than the choice's number are the choice's
 // description (Codex puts one under each sign-in option) and are skipped.
-func ParseMenu(screen Screen) (question string, choices []string, selected int, ok bool) {
+func ParseMenu(s screen.Lines) (question string, choices []string, selected int, ok bool) {
 	selected = -1
 	found, marked := false, false
-	for i := 0; i < len(screen); i++ {
-		m := choiceRow.FindStringSubmatch(unbox(screen[i]))
+	for i := 0; i < len(s); i++ {
+		m := choiceRow.FindStringSubmatch(unbox(s[i]))
 		if m == nil || m[2] != "1" {
 			continue
 		}
 		var cs []string
 		sel := -1
-		indent := numberColumn(screen[i])
+		indent := numberColumn(s[i])
 		j := i
-		for ; j < len(screen); j++ {
-			row := unbox(screen[j])
+		for ; j < len(s); j++ {
+			row := unbox(s[j])
 			if row == "" {
 				continue
 			}
 			m := choiceRow.FindStringSubmatch(row)
 			if m == nil {
-				if len(cs) > 0 && leadingBox(screen[j]) > indent {
+				if len(cs) > 0 && leadingBox(s[j]) > indent {
 					continue
 				}
 				break
@@ -65,7 +67,7 @@ func ParseMenu(screen Screen) (question string, choices []string, selected int, 
 		if len(cs) < 2 || (marked && sel < 0) {
 			continue
 		}
-		question, choices, selected, ok = questionAbove(screen, i), cs, sel, true
+		question, choices, selected, ok = questionAbove(s, i), cs, sel, true
 		found, marked = true, sel >= 0
 		i = j - 1
 	}
@@ -100,10 +102,10 @@ func leadingBox(row string) int {
 
 // questionAbove returns the nearest text above row i, joined with the rows
 // of the same paragraph.
-func questionAbove(screen Screen, i int) string {
+func questionAbove(s screen.Lines, i int) string {
 	var lines []string
 	for k := i - 1; k >= 0; k-- {
-		row := unbox(screen[k])
+		row := unbox(s[k])
 		if row == "" {
 			if len(lines) > 0 {
 				break
@@ -136,18 +138,18 @@ const wrapWidth = 100
 // least wrapWidth wide may have been wrapped, so a following row that is a
 // single token (no spaces: the URL's tail, not the next line of prose) is
 // joined to it.
-func FirstURL(screen Screen) string {
-	for i, row := range screen {
+func FirstURL(s screen.Lines) string {
+	for i, row := range s {
 		u := urlPattern.FindString(row)
 		if u == "" {
 			continue
 		}
-		for k := i; k+1 < len(screen); k++ {
-			cur := strings.TrimRight(screen[k], " ")
+		for k := i; k+1 < len(s); k++ {
+			cur := strings.TrimRight(s[k], " ")
 			if len([]rune(cur)) < wrapWidth || !strings.HasSuffix(cur, u[max(0, len(u)-4):]) {
 				break
 			}
-			next := strings.TrimSpace(screen[k+1])
+			next := strings.TrimSpace(s[k+1])
 			if next == "" || strings.ContainsAny(next, " \t") {
 				break
 			}
@@ -163,8 +165,8 @@ func FirstURL(screen Screen) string {
 }
 
 // RowMatching returns the first row that re matches, unboxed.
-func RowMatching(screen Screen, re *regexp.Regexp) string {
-	for _, row := range screen {
+func RowMatching(s screen.Lines, re *regexp.Regexp) string {
+	for _, row := range s {
 		if re.MatchString(row) {
 			return unbox(row)
 		}

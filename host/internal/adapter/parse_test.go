@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
-func screenOf(s string) Screen { return Screen(strings.Split(s, "\n")) }
+func screenOf(s string) screen.Lines { return screen.Lines(strings.Split(s, "\n")) }
 
 func TestParseMenu(t *testing.T) {
 	tests := []struct {

@@ -14,22 +14,6 @@ import (
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
-// Status is a managed agent's state as users see it.
-type Status string
-
-const (
-	StatusStarting Status = "starting"
-	StatusReady    Status = "ready"
-	StatusBusy     Status = "busy"
-	StatusError    Status = "error"
-	StatusStopped  Status = "stopped"
-)
-
-// live reports whether the agent's process may still run.
-func (s Status) live() bool {
-	return s == StatusStarting || s == StatusReady || s == StatusBusy
-}
-
 // Exit is how an agent's process ended, for the API.
 type Exit struct {
 	Code   int    `json:"code"`
@@ -40,12 +24,12 @@ type Exit struct {
 // View is an agent as the API shows it. It never carries env values: they
 // may hold credentials.
 type View struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Type      string    `json:"type"`
-	Status    Status    `json:"status"`
-	Runtime   string    `json:"runtime"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Type      string         `json:"type"`
+	Status    session.Status `json:"status"`
+	Runtime   string         `json:"runtime"`
+	CreatedAt time.Time      `json:"createdAt"`
 	// Capabilities is never null, so clients can range over it.
 	Capabilities []string `json:"capabilities"`
 	Role         string   `json:"role"`
@@ -55,21 +39,9 @@ type View struct {
 	Warnings     []string `json:"warnings,omitempty"`
 	Exit         *Exit    `json:"exit,omitempty"`
 	// Pending is the question or login prompt the agent waits on.
-	Pending *Pending `json:"pending,omitempty"`
+	Pending *session.Prompt `json:"pending,omitempty"`
 	// Pooled is set while the agent waits idle in the warm pool.
 	Pooled bool `json:"pooled"`
-}
-
-// Pending is a question or login prompt, for the API.
-type Pending struct {
-	Type       string   `json:"type"` // question or login_required
-	Question   string   `json:"question,omitempty"`
-	Choices    []string `json:"choices,omitempty"`
-	Selected   int      `json:"selected"`
-	LoginURL   string   `json:"loginUrl,omitempty"`
-	DeviceCode string   `json:"deviceCode,omitempty"`
-	// Message says what the user can do, where the CLI shows no URL.
-	Message string `json:"message,omitempty"`
 }
 
 // agent is one managed agent.
@@ -84,8 +56,11 @@ type agent struct {
 	adapter       adapter.Adapter
 	req           SpawnRequest // as spawned, credentials included, for a restart
 	startTimeout  time.Duration
-	home          string   // private home, removed with the agent; "" if none
-	secrets       []string // credential values, masked wherever text leaves
+	// dir is the agent's directory in the data dir (see dirOf), removed
+	// when the agent ends; "" without a data dir.
+	dir     string
+	home    string   // private home in dir; "" if none
+	secrets []string // credential values, masked wherever text leaves
 	// release lets the host log's masking forget the secrets; nil if
 	// they were never held.
 	release  func()
@@ -98,12 +73,9 @@ type agent struct {
 	exited     chan struct{}
 	exitedOnce sync.Once
 
-	mu sync.Mutex
-	// dir is the agent's directory in the data dir, removed when the
-	// agent ends; "" if none.
-	dir      string
+	mu       sync.Mutex
 	runtime  string
-	status   Status
+	status   session.Status
 	errMsg   string
 	warnings []string
 	exit     *runtime.ExitStatus
@@ -163,32 +135,41 @@ func (a *agent) view() View {
 		v.Exit = &Exit{Code: a.exit.Code, Signal: a.exit.Signal, Reason: a.exit.Reason}
 	}
 	// While the process runs, the session knows best what it is doing.
-	if a.session != nil && a.status.live() {
-		v.Status = Status(a.session.Status())
+	if a.session != nil && a.status.Live() {
+		v.Status = a.session.Status()
 		v.Error = a.redact(a.session.Error())
 		if p := a.session.Pending(); p != nil {
 			// A question is the agent's output, which may show a key.
-			v.Pending = &Pending{Type: p.Kind, Question: a.redact(p.Question), Selected: p.Selected,
-				LoginURL: a.redact(p.LoginURL), DeviceCode: p.DeviceCode, Message: a.redact(p.Message)}
-			if p.Choices != nil {
-				v.Pending.Choices = redact.Value(p.Choices, a.secrets).([]string)
-			}
+			masked := redact.Typed(*p, a.secrets).(session.Prompt)
+			v.Pending = &masked
 		}
 	}
 	v.Error = a.redact(v.Error)
 	return v
 }
 
-func (a *agent) setStatus(s Status, errMsg string) {
+func (a *agent) setStatus(s session.Status, errMsg string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.status, a.errMsg = s, errMsg
 }
 
-func (a *agent) snapshot() (Status, string) {
+func (a *agent) snapshot() (session.Status, string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.status, a.runtime
 }
 
 func (a *agent) markExited() { a.exitedOnce.Do(func() { close(a.exited) }) }
+
+func (a *agent) isStopping() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stopping
+}
+
+func (a *agent) runtimeName() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.runtime
+}

@@ -85,7 +85,7 @@ func (d *dirTest) spawnWithHome(t *testing.T, key string) View {
 func (d *dirTest) dir(id string) string { return filepath.Join(d.dataDir, "agents", id) }
 
 // waitEvent returns the next event typ of agent id.
-func (d *dirTest) waitEvent(t *testing.T, id, typ string) events.Event {
+func (d *dirTest) waitEvent(t *testing.T, id string, typ events.Name) events.Event {
 	t.Helper()
 	for e := range d.sub.C {
 		if e.AgentID == id && e.Event == typ {
@@ -114,7 +114,7 @@ func TestAgentDirGoesWhenTheAgentEnds(t *testing.T) {
 			if err := d.fake.Exit(id, 3); err != nil {
 				t.Fatal(err)
 			}
-			d.waitEvent(t, id, "agent_stopped")
+			d.waitEvent(t, id, events.AgentStopped)
 		}, true},
 		{"its runtime is lost", func(t *testing.T, d *dirTest, id string) {
 			d.m.RuntimeLost("fake", "runtime plugin crashed")
@@ -135,7 +135,7 @@ func TestAgentDirGoesWhenTheAgentEnds(t *testing.T) {
 			tt.end(t, d, v.ID)
 			gone(t, d.dir(v.ID))
 			got, err := d.m.Get(v.ID)
-			if tt.kept && (err != nil || got.Status.live()) {
+			if tt.kept && (err != nil || got.Status.Live()) {
 				t.Errorf("record after the agent ended: %+v, %v; want it kept, not live", got, err)
 			}
 		})
@@ -186,7 +186,7 @@ func TestSweepDirsRemovesOnlyOrphans(t *testing.T) {
 	if err := d.fake.Exit(exited.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	d.waitEvent(t, exited.ID, "agent_stopped")
+	d.waitEvent(t, exited.ID, events.AgentStopped)
 
 	// What a killed host left: homes with keys, of agents nobody runs,
 	// and the adopted agent's, whatever it still holds.
@@ -256,18 +256,18 @@ func TestAnExitShowsNoKey(t *testing.T) {
 			d := newDirTest(t, "ANTHROPIC_API_KEY="+testKey+"\r\n")
 			id := tt.start(t, d)
 			// The screen is read once the session has it: wait for its ready.
-			ready := d.waitEvent(t, id, "agent_ready")
+			ready := d.waitEvent(t, id, events.AgentReady)
 			if err := d.fake.Exit(id, 3); err != nil {
 				t.Fatal(err)
 			}
-			stopped := d.waitEvent(t, id, "agent_stopped")
+			stopped := d.waitEvent(t, id, events.AgentStopped)
 			got, err := d.m.Get(id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			logs, _ := d.m.Logs(id, 0, false)
 			for name, text := range map[string]string{
-				"view error": got.Error, "event": stopped.Data["reason"].(string), "host log": d.log.String(), "logs": string(logs),
+				"view error": got.Error, "event": stopped.Data.(events.AgentStoppedData).Reason, "host log": d.log.String(), "logs": string(logs),
 			} {
 				if strings.Contains(text, testKey) || !strings.Contains(text, "ANTHROPIC_API_KEY=[REDACTED]") {
 					t.Errorf("%s: %q; want the key's line, masked", name, text)

@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -34,19 +33,6 @@ func FuzzSpawnRequest(f *testing.F) {
 		}
 		if d := time.Duration(req.Resources.Timeout); err == nil && (d < 0 || d > MaxTimeout) {
 			t.Fatalf("%s: accepted with timeout %v, outside 0..%v", body, d, MaxTimeout)
-		}
-	})
-}
-
-// FuzzPlainText: whatever an agent prints, the log reader neither panics
-// nor lets an escape byte through.
-func FuzzPlainText(f *testing.F) {
-	for _, seed := range []string{"a\r\nb", "\x1b[2GNote:\x1b[8GClaude", "\x1b]0;t\x07x", "\x1b[99999999C", "x\x1b["} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if out := plainText(b); bytes.IndexByte(out, 0x1b) >= 0 {
-			t.Fatalf("plainText(%q) = %q keeps an escape byte", b, out)
 		}
 	})
 }

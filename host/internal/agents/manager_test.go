@@ -2,8 +2,10 @@ package agents
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/parallax/parallax/host/internal/fakeruntime"
 	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -96,7 +99,7 @@ func TestSpawnFallsThroughToTheNextRuntime(t *testing.T) {
 			if v.Runtime != tt.wantRuntime {
 				t.Errorf("agent on %q; want %q", v.Runtime, tt.wantRuntime)
 			}
-			waitStatus(t, m, v.ID, StatusReady)
+			waitStatus(t, m, v.ID, session.StatusReady)
 		})
 	}
 }
@@ -122,7 +125,7 @@ func TestDeleteStopsThroughTheRuntimeAndForgets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != StatusStopped || got.Exit == nil || got.Exit.Signal != tt.wantSignal {
+			if got.Status != session.StatusStopped || got.Exit == nil || got.Exit.Signal != tt.wantSignal {
 				t.Errorf("deleted agent = %+v; want stopped by %s", got, tt.wantSignal)
 			}
 			if len(fake.Started()) != 0 {
@@ -144,13 +147,13 @@ func TestRuntimeLostMarksItsAgentsAsErrors(t *testing.T) {
 
 	m.RuntimeLost("a", `runtime plugin "a" exited unexpectedly`)
 
-	waitStatus(t, m, onB.ID, StatusReady)
+	waitStatus(t, m, onB.ID, session.StatusReady)
 	gotA, _ := m.Get(onA.ID)
 	gotB, _ := m.Get(onB.ID)
-	if gotA.Status != StatusError || !strings.Contains(gotA.Error, `"a" exited`) {
+	if gotA.Status != session.StatusError || !strings.Contains(gotA.Error, `"a" exited`) {
 		t.Errorf("agent on the lost runtime = %+v; want error naming the runtime", gotA)
 	}
-	if gotB.Status != StatusReady {
+	if gotB.Status != session.StatusReady {
 		t.Errorf("agent on the other runtime = %+v; want ready", gotB)
 	}
 }
@@ -185,7 +188,7 @@ func TestSpawnValidation(t *testing.T) {
 }
 
 // waitStatus waits until the agent has status want.
-func waitStatus(t *testing.T, m *Manager, id string, want Status) {
+func waitStatus(t *testing.T, m *Manager, id string, want session.Status) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -204,17 +207,18 @@ func TestEventsMaskTheAgentsSecrets(t *testing.T) {
 	const key = "sk-ant-FAKE-events-leak-0042"
 	// Another live agent's key, known to the manager's set only.
 	const other = "sk-proj-FAKE-other-agent-0043"
+	login := events.LoginRequiredData{LoginURL: "https://login.example.com/?k=" + key, Asked: &events.Asked{Choices: []string{"2. No", key}}}
 	tests := []struct {
 		name string
-		typ  string
-		data map[string]any
-		want string // the event's data as fmt prints it
+		data events.Data
+		want string // the event's data in JSON
 	}{
-		{"message", "message", map[string]any{"content": "the key is " + key, "n": 1}, "map[content:the key is [REDACTED] n:1]"},
-		{"question whose choices hold the key", "question", map[string]any{"question": "Use " + key + "?", "choices": []string{"1. Yes, use " + key, "2. No"}},
-			"map[choices:[1. Yes, use [REDACTED] 2. No] question:Use [REDACTED]?]"},
-		{"deep inside", "message", map[string]any{"a": []any{map[string]any{"b": key}}}, "map[a:[map[b:[REDACTED]]]]"},
-		{"another agent's key", "message", map[string]any{"content": other}, "map[content:[REDACTED]]"},
+		{"message", events.MessageData{Content: "the key is " + key, Role: "assistant"},
+			`{"content":"the key is [REDACTED]","role":"assistant","time":"0001-01-01T00:00:00Z"}`},
+		{"question whose choices hold the key", events.QuestionData{Asked: &events.Asked{Question: "Use " + key + "?", Choices: []string{"1. Yes, use " + key, "2. No"}}},
+			`{"choices":["1. Yes, use [REDACTED]","2. No"],"question":"Use [REDACTED]?","selected":0}`},
+		{"deep inside", login, `{"choices":["2. No","[REDACTED]"],"deviceCode":"","loginUrl":"https://login.example.com/?k=[REDACTED]","question":"","selected":0}`},
+		{"another agent's key", events.AgentErrorData{Error: other}, `{"error":"[REDACTED]"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,11 +228,25 @@ func TestEventsMaskTheAgentsSecrets(t *testing.T) {
 			defer set.Hold([]string{other})()
 			m := NewManager(hclog.NewNullLogger(), fixedRuntimes{}, Options{Bus: bus, Secrets: set})
 			a := &agent{id: "a1", secrets: adapter.Credentials{AnthropicKey: key}.Secrets()}
-			m.publish(a, tt.typ, tt.data)
+			m.publish(a, tt.data)
 			e := <-sub.C
-			if got := fmt.Sprint(e.Data); got != tt.want || e.AgentID != "a1" || e.Event != tt.typ {
-				t.Errorf("event = %s %s %s; want data %s", e.Event, e.AgentID, got, tt.want)
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Data json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(b, &got)
+			if string(got.Data) != tt.want || e.AgentID != "a1" || e.Event != tt.data.EventName() {
+				t.Errorf("event = %s %s %s; want data %s", e.Event, e.AgentID, got.Data, tt.want)
+			}
+			if reflect.TypeOf(e.Data) != reflect.TypeOf(tt.data) {
+				t.Errorf("data is a %T, want a %T", e.Data, tt.data)
 			}
 		})
+	}
+	if login.Choices[1] != key || !strings.Contains(login.LoginURL, key) {
+		t.Errorf("publish changed the data it was given: %+v %+v", login, login.Asked)
 	}
 }

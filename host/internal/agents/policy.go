@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/parallax/parallax/host/internal/adapter"
 )
 
 // PolicyError is a spawn request the server's settings forbid, though it
@@ -29,7 +31,7 @@ type Policy struct {
 
 func (p Policy) check(r SpawnRequest) error {
 	if p.NoCommands {
-		if r.Type == "custom" {
+		if r.Type == adapter.CustomType {
 			return &PolicyError{"type", `"custom" runs any command, and this host has server { allow_commands = false }; use one of the agent types`}
 		}
 		if len(r.Command) > 0 {

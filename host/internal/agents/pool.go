@@ -10,6 +10,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
 )
@@ -219,7 +220,7 @@ func (w *warmPool) take(req SpawnRequest, cands []runtimes.Candidate) (View, boo
 				w.count(req.Type, func(s *PoolStats) { s.Hits++ })
 				v := a.view()
 				w.m.log.Info("agent taken from the warm pool", "agent", a.id, "name", v.Name, "type", req.Type, "runtime", v.Runtime)
-				w.m.publish(a, "agent_started", map[string]any{"name": v.Name, "type": v.Type, "runtime": v.Runtime, "fromPool": true})
+				w.m.publish(a, events.AgentStartedData{Name: v.Name, Type: v.Type, Runtime: v.Runtime, FromPool: true})
 				return v, true
 			}
 		}
@@ -249,7 +250,7 @@ func (a *agent) claim(p *pool, req SpawnRequest, cands []runtimes.Candidate) boo
 
 // readyLocked reports whether a waits at its prompt with nothing pending.
 func (a *agent) readyLocked() bool {
-	return a.status.live() && a.session != nil && a.session.Status() == session.StatusReady && a.session.Pending() == nil
+	return a.status.Live() && a.session != nil && a.session.Status() == session.StatusReady && a.session.Pending() == nil
 }
 
 // pooled returns a's pool while it is idle in one, else nil.
@@ -323,7 +324,7 @@ func (w *warmPool) fill(p *pool) time.Duration {
 // brokenLocked says why a can't serve from the pool, or "" if it can or
 // still may: it exited, failed, or waits on a person.
 func (a *agent) brokenLocked() string {
-	if !a.status.live() {
+	if !a.status.Live() {
 		if a.errMsg != "" {
 			return a.errMsg
 		}

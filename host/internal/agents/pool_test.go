@@ -17,6 +17,7 @@ import (
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/fakeruntime"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
@@ -50,7 +51,7 @@ func poolManager(t *testing.T, pools []config.WarmPool, rts ...*fakeruntime.Runt
 func idle(m *Manager, typ string) []string {
 	var ids []string
 	for _, v := range m.List() {
-		if v.Pooled && v.Type == typ && v.Status == StatusReady {
+		if v.Pooled && v.Type == typ && v.Status == session.StatusReady {
 			ids = append(ids, v.ID)
 		}
 	}
@@ -92,7 +93,7 @@ func TestPoolFillsAndRefillsAfterASpawnTakesOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(pooled, v.ID) || v.Pooled || v.Status != StatusReady || v.Name != "taker" || v.Role != "reviewer" ||
+	if !slices.Contains(pooled, v.ID) || v.Pooled || v.Status != session.StatusReady || v.Name != "taker" || v.Role != "reviewer" ||
 		!slices.Equal(v.Capabilities, []string{"code_review"}) || v.Runtime != "fake" {
 		t.Fatalf("spawn = %+v; want one of the pool's agents %v, ready, no longer pooled, named as asked", v, pooled)
 	}
@@ -309,7 +310,7 @@ func TestShutdownStopsIdlePoolAgents(t *testing.T) {
 		t.Errorf("the runtime still runs %v after shutdown", left)
 	}
 	for _, v := range m.List() {
-		if v.Status != StatusStopped {
+		if v.Status != session.StatusStopped {
 			t.Errorf("after shutdown %s is %s", v.ID, v.Status)
 		}
 	}

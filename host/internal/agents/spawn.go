@@ -1,230 +1,264 @@
 package agents
 
 import (
-	"encoding/json"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"github.com/parallax/parallax/host/internal/adapter"
+	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
-// SpawnRequest asks for a new managed agent.
-type SpawnRequest struct {
-	Name         string            `json:"name"`
-	Type         string            `json:"type"`
-	Capabilities []string          `json:"capabilities,omitempty"`
-	Role         string            `json:"role,omitempty"`
-	Command      []string          `json:"command,omitempty"`
-	Workdir      string            `json:"workdir,omitempty"`
-	Env          map[string]string `json:"env,omitempty"`
-	Runtime      string            `json:"runtime,omitempty"`
-	Resources    Resources         `json:"resources"`
-	// Credentials become env vars or files in the agent's private home;
-	// they never appear in a response, log or event.
-	Credentials adapter.Credentials `json:"credentials"`
-	// Approval overrides the agent type's: "autonomous" or "ask".
-	Approval string `json:"approval,omitempty"`
+// SpawnError is a spawn that every candidate runtime refused.
+type SpawnError struct {
+	// Invalid is set when every runtime called the spec invalid, so the
+	// request is at fault rather than the runtimes.
+	Invalid bool
+	Msg     string
 }
 
-// Resources limits an agent. Timeout is a Go duration ("30m") or a number
-// of seconds.
-type Resources struct {
-	CPU     string   `json:"cpu,omitempty"`
-	Memory  string   `json:"memory,omitempty"`
-	Timeout Duration `json:"timeout,omitempty"`
-}
+func (e *SpawnError) Error() string { return e.Msg }
 
-// Duration reads a JSON duration as "90s" or as a number of seconds.
-type Duration time.Duration
-
-// MaxTimeout bounds resources.timeout. Past it, seconds overflow a
-// time.Duration (1e300 became negative); a year is longer than any agent
-// is meant to run.
-const MaxTimeout = 8760 * time.Hour
-
-func timeoutError() error {
-	return &InputError{"resources.timeout", `want a duration from 0 to 8760h (a year), like "30m", or a number of seconds from 0 to 31536000`}
-}
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		return nil
+// Spawn starts an agent and returns once its process runs.
+func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
+	if err := req.validate(m.opts.AllowedWorkdirs); err != nil {
+		return View{}, err
 	}
-	if strings.HasPrefix(s, `"`) {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return timeoutError()
-		}
-		v, err := time.ParseDuration(str)
-		if err != nil || v < 0 || v > MaxTimeout {
-			return timeoutError()
-		}
-		*d = Duration(v)
-		return nil
+	if err := m.opts.Policy.check(req); err != nil {
+		return View{}, err
 	}
-	// Comparisons with NaN are false, so the range is written to fail on it.
-	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(secs >= 0 && secs <= MaxTimeout.Seconds()) {
-		return timeoutError()
-	}
-	*d = Duration(secs * float64(time.Second))
-	return nil
-}
-
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(fmt.Sprintf("%q", time.Duration(d).String())), nil
-}
-
-// InputError is a bad spawn request. Field names the JSON field.
-type InputError struct {
-	Field string
-	Msg   string
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
-
-var (
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	agentName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-	capability = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$`)
-)
-
-// validate checks r and fills defaults. allowedWorkdirs, if not empty,
-// are the directories a workdir must be in. It returns an *InputError.
-func (r *SpawnRequest) validate(allowedWorkdirs []string) error {
-	if r.Name != "" && !agentName.MatchString(r.Name) {
-		return &InputError{"name", "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"}
-	}
-	types := strings.Join(adapter.Types(), ", ")
-	switch _, ok := adapter.For(r.Type); {
-	case r.Type == "":
-		return &InputError{"type", "is required: one of " + types}
-	case !ok:
-		return &InputError{"type", fmt.Sprintf("unknown type %q: use one of %s", r.Type, types)}
-	}
-	if r.Type == "custom" && (len(r.Command) == 0 || r.Command[0] == "") {
-		return &InputError{"command", `is required for type "custom": an argv array such as ["bash"]`}
-	}
-	for i, c := range r.Capabilities {
-		if !capability.MatchString(c) {
-			return &InputError{fmt.Sprintf("capabilities[%d]", i), fmt.Sprintf("%q: use 1 to 63 letters, digits, '.', '_', ':', '/' or '-', such as \"code_review\"", c)}
-		}
-	}
-	if len(r.Role) > 64 || strings.ContainsFunc(r.Role, unicode.IsControl) {
-		return &InputError{"role", "use at most 64 printable characters"}
-	}
-	if r.Approval != "" && r.Approval != "autonomous" && r.Approval != "ask" {
-		return &InputError{"approval", `use "autonomous" (skip the CLI's permission prompts) or "ask"`}
-	}
-	if r.Workdir != "" {
-		wd, err := expandHome(r.Workdir)
-		if err != nil {
-			return &InputError{"workdir", err.Error()}
-		}
-		if !filepath.IsAbs(wd) {
-			return &InputError{"workdir", fmt.Sprintf("%q is not an absolute path", r.Workdir)}
-		}
-		if fi, err := os.Stat(wd); err != nil || !fi.IsDir() {
-			return &InputError{"workdir", fmt.Sprintf("%q is not an existing directory", r.Workdir)}
-		}
-		if err := checkAllowed(wd, allowedWorkdirs); err != nil {
-			return &InputError{"workdir", err.Error()}
-		}
-		r.Workdir = wd
-	}
-	for k := range r.Env {
-		if !envName.MatchString(k) {
-			return &InputError{"env", fmt.Sprintf("%q is not a valid variable name", k)}
-		}
-	}
-	if _, err := runtime.ParseCPU(r.Resources.CPU); err != nil {
-		return &InputError{"resources.cpu", err.Error()}
-	}
-	if _, err := runtime.ParseMemory(r.Resources.Memory); err != nil {
-		return &InputError{"resources.memory", err.Error()}
-	}
-	// A request built in Go, not decoded, skips UnmarshalJSON's check.
-	if t := time.Duration(r.Resources.Timeout); t < 0 || t > MaxTimeout {
-		return timeoutError()
-	}
-	return nil
-}
-
-// checkAllowed says whether dir is inside one of the allowed directories,
-// symlinks resolved, so a link can't lead out of them.
-func checkAllowed(dir string, allowed []string) error {
-	if len(allowed) == 0 {
-		return nil
-	}
-	real, err := filepath.EvalSymlinks(dir)
+	began := time.Now()
+	cands, err := m.rts.Candidates(req.Runtime)
 	if err != nil {
-		return err
+		if errors.Is(err, runtimes.ErrUnknownRuntime) {
+			return View{}, &InputError{"runtime", err.Error()}
+		}
+		return View{}, err
 	}
-	for _, root := range allowed {
-		rootReal, err := filepath.EvalSymlinks(root)
+	if v, ok := m.pools.take(req, cands); ok {
+		if m.opts.OnSpawn != nil {
+			m.opts.OnSpawn(req.Type, v.Runtime, time.Since(began), nil)
+		}
+		return v, nil
+	}
+
+	id := newID()
+	if req.Name == "" {
+		req.Name = req.Type + "-" + id[:6]
+	}
+	v, err := m.start(ctx, id, time.Now().UTC(), req, cands, nil)
+	if m.opts.OnSpawn != nil {
+		m.opts.OnSpawn(req.Type, v.Runtime, time.Since(began), err)
+	}
+	return v, err
+}
+
+// start prepares and starts agent id on the first candidate runtime that
+// takes it, into warm pool p unless p is nil.
+func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req SpawnRequest, cands []runtimes.Candidate, p *pool) (View, error) {
+	ad, _ := adapter.For(req.Type)
+	at := m.opts.AgentType(req.Type)
+	a := &agent{
+		id: id, name: req.Name, typ: req.Type, createdAt: createdAt,
+		capabilities: req.Capabilities, role: req.Role,
+		workdir: req.Workdir, command: req.Command, output: newRing(outputBytes),
+		exited: make(chan struct{}), status: session.StatusStarting, req: req, dir: m.dirOf(id),
+		adapter: ad, startTimeout: at.StartTimeout, secrets: agentSecrets(req.Credentials, at.Env, req.Env),
+		watchers: map[*Watcher]struct{}{}, pool: p,
+	}
+	a.release = m.opts.Secrets.Hold(a.secrets)
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	m.mu.Lock()
+	// Stopped agents count: each keeps its output until it is deleted.
+	if max := m.opts.MaxAgents; max > 0 && len(m.agents) >= max && m.agents[id] == nil {
+		m.mu.Unlock()
+		a.releaseSecrets()
+		return View{}, &LimitError{Setting: "server.max_agents", Limit: max, What: "agents, stopped ones included until deleted"}
+	}
+	m.agents[id] = a
+	m.mu.Unlock()
+
+	var failures []string
+	invalid := true
+	for _, c := range cands {
+		// Each runtime may show the agent its home and workdir at other
+		// paths, and the pre-seeded files name them.
+		workdir, err := m.workdir(a, req, c.Info.AgentPaths)
 		if err != nil {
+			m.remove(a)
+			return View{}, err
+		}
+		launch, err := m.prepare(a, req, at, c.Info.AgentPaths, workdir)
+		if err != nil {
+			m.remove(a)
+			return View{}, err
+		}
+		spec := req.spec(id, launch)
+		spec.Home = a.home
+		if c.Info.AgentPaths.Workdir == "" {
+			// The agent sees the host's paths: the request's or its scratch one.
+			spec.Workdir = workdir
+		}
+		info, err := c.Plugin.Start(ctx, spec)
+		if err != nil {
+			m.log.Warn("spawn failed", "agent", id, "runtime", c.Name, "error", a.redact(err.Error()))
+			failures = append(failures, fmt.Sprintf("%s: %s", c.Name, a.redact(err.Error())))
+			invalid = invalid && errors.Is(err, runtime.ErrInvalidSpec)
+			if ctx.Err() != nil {
+				break
+			}
 			continue
 		}
-		if rel, err := filepath.Rel(rootReal, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return nil
+		a.mu.Lock()
+		a.runtime, a.warnings = c.Name, info.Warnings
+		if a.workdir == "" && spec.Workdir != "" {
+			a.workdir = spec.Workdir
+		}
+		a.mu.Unlock()
+		if copied(c.Info.AgentPaths, workdir, a) {
+			// The runtime has its copy of the home, keys included: the
+			// host's may go now rather than when the agent ends.
+			m.removeDir(a)
+		}
+		m.log.Info("agent started", "agent", id, "name", req.Name, "type", req.Type, "runtime", c.Name, "pid", info.PID, "pooled", p != nil)
+		if err := m.attach(a, c.Plugin); err != nil {
+			m.log.Warn("attaching to agent failed", "agent", id, "error", err)
+		}
+		m.publish(a, events.AgentStartedData{Name: req.Name, Type: req.Type, Runtime: c.Name, Pooled: new(p != nil)})
+		return a.view(), nil
+	}
+
+	m.remove(a)
+	return View{}, &SpawnError{Invalid: invalid, Msg: "no runtime could start the agent: " + strings.Join(failures, "; ")}
+}
+
+// workdir is where the agent works as it sees it: the runtime's own
+// workdir path when it has one; else the request's; else, with a data
+// dir, a scratch directory of the agent's own (removed with it), so that
+// the CLI isn't started in whatever directory the runtime happens to be
+// in, and its trust can be pre-seeded.
+func (m *Manager) workdir(a *agent, req SpawnRequest, paths runtime.AgentPaths) (string, error) {
+	switch {
+	case paths.Workdir != "":
+		return paths.Workdir, nil
+	case req.Workdir != "" || m.opts.DataDir == "":
+		return req.Workdir, nil
+	}
+	dir := filepath.Join(a.dir, "work")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("making the agent's scratch workdir: %w", err)
+	}
+	return dir, nil
+}
+
+// prepare makes the agent's private home, pre-seeds it and builds the argv
+// and env, for a runtime whose agents see their home at paths.Home and
+// their workdir at workdir.
+func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths runtime.AgentPaths, workdir string) (adapter.Launch, error) {
+	approval := at.Approval
+	if req.Approval != "" {
+		approval = req.Approval
+	}
+	env := map[string]string{}
+	maps.Copy(env, at.Env)
+	maps.Copy(env, req.Env)
+	opts := adapter.LaunchOptions{
+		Command: at.Command, Approval: approval, ExtraArgs: at.Args, Workdir: workdir,
+		Credentials: req.Credentials, Env: env,
+	}
+	// A request's command wins over the type's; for custom it is required.
+	if len(req.Command) > 0 {
+		opts.Command = req.Command
+	}
+	if at.Preseed && req.Type != adapter.CustomType && m.opts.DataDir != "" {
+		a.home = filepath.Join(a.dir, "home")
+		if err := os.MkdirAll(a.home, 0o700); err != nil {
+			return adapter.Launch{}, fmt.Errorf("making the agent's home: %w", err)
+		}
+		opts.Home, opts.SeedDir = cmp.Or(paths.Home, a.home), a.home
+		// A key in the agent type's env is the operator's, so it is
+		// approved in advance like a request's credentials; a key in a
+		// request's env is not.
+		seed := opts
+		seed.Credentials = opts.Credentials.Or(adapter.CredentialsFromEnv(at.Env))
+		if err := a.adapter.Preseed(seed); err != nil {
+			return adapter.Launch{}, fmt.Errorf("pre-seeding the agent's home: %s", a.redact(err.Error()))
 		}
 	}
-	return fmt.Errorf("%q is outside the allowed directories (%s); use a directory under one of them, or add its parent to server.allowed_workdirs", dir, strings.Join(allowed, ", "))
-}
-
-func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
+	l, err := a.adapter.Launch(opts)
 	if err != nil {
-		return "", fmt.Errorf("cannot expand ~: %v", err)
+		return adapter.Launch{}, &InputError{"command", err.Error()}
 	}
-	return filepath.Join(home, p[1:]), nil
+	return l, nil
 }
 
-// The terminal size every agent starts with.
-const termCols, termRows = 120, 40
+// agentSecrets are the secrets of an agent started with creds and env:
+// its credentials, and the values of every env var the CLIs read one from.
+func agentSecrets(creds adapter.Credentials, env ...map[string]string) []string {
+	out := creds.Secrets()
+	for _, e := range env {
+		out = append(out, adapter.CredentialsFromEnv(e).Secrets()...)
+	}
+	return out
+}
 
-// Labels the host puts on every agent, so a runtime's Recover can tell the
-// host what it adopts.
-const (
-	LabelID   = "parallax.agent-id"
-	LabelName = "parallax.name"
-	LabelType = "parallax.type"
-	LabelRole = "parallax.role"
-	// LabelCapabilities holds the capabilities joined by commas.
-	LabelCapabilities = "parallax.capabilities"
-)
+// attach connects a to its terminal and starts its session and watcher.
+func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
+	conn, err := p.Attach(a.ctx, a.id)
+	if err != nil {
+		m.watch(a, p, nil)
+		return err
+	}
+	startTimeout := a.startTimeout
+	if a.typ == adapter.CustomType {
+		// Any program may run here; only its screen settling says ready.
+		startTimeout = -1
+	}
+	sess, err := session.New(session.Options{
+		ID: a.id, Adapter: a.adapter, Input: conn, Answers: queryAnswers{a, conn}, Cols: termCols, Rows: termRows,
+		Logger: m.log.Named("session").With("agent", a.id), StartTimeout: startTimeout, Settle: m.opts.Settle,
+		OnEvent: func(e events.Event) { m.sessionEvent(a, e) },
+	})
+	if err != nil {
+		conn.Close()
+		m.watch(a, p, nil)
+		return err
+	}
+	a.mu.Lock()
+	a.session, a.conn = sess, conn
+	a.mu.Unlock()
+	m.watch(a, p, conn)
+	return nil
+}
 
-func (r *SpawnRequest) spec(id string, l adapter.Launch) runtime.Spec {
-	env := make(map[string]string, len(l.Env)+1)
-	for k, v := range l.Env {
-		env[k] = v
+// sessionEvent passes a session's event on, masked.
+func (m *Manager) sessionEvent(a *agent, e events.Event) {
+	switch e.Event {
+	case events.Message:
+		a.messages.Add(1)
+	case events.AgentReady, events.AgentError, events.LoginRequired, events.Question:
+		// Its pool takes it into account: as ready, or to replace it.
+		if p := a.pooled(); p != nil {
+			p.poke()
+		}
 	}
-	if _, ok := env["TERM"]; !ok {
-		env["TERM"] = "xterm-256color"
-	}
-	return runtime.Spec{
-		ID:      id,
-		Argv:    l.Argv,
-		Env:     env,
-		Workdir: r.Workdir,
-		Size:    runtime.Size{Cols: termCols, Rows: termRows},
-		Resources: runtime.Resources{
-			CPU: r.Resources.CPU, Memory: r.Resources.Memory, Timeout: time.Duration(r.Resources.Timeout),
-		},
-		Labels: map[string]string{
-			LabelID: id, LabelName: r.Name, LabelType: r.Type,
-			LabelRole: r.Role, LabelCapabilities: strings.Join(r.Capabilities, ","),
-		},
-	}
+	m.publish(a, e.Data)
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

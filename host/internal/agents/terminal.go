@@ -229,7 +229,7 @@ func (a *agent) terminal() (io.Writer, error) {
 	if a.pool != nil {
 		return nil, fmt.Errorf("agent %s: %w", a.id, ErrPooled)
 	}
-	if a.conn == nil || !a.status.live() {
+	if a.conn == nil || !a.status.Live() {
 		return nil, nil
 	}
 	return a.conn, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/agent/protocol"
 )
 
@@ -68,7 +69,7 @@ func (h Handler) Health(ctx context.Context) protocol.Health {
 	if err != nil {
 		return protocol.Health{Healthy: false, Message: fmt.Sprintf("no managed agent %q", id)}
 	}
-	healthy := v.Status == agents.StatusReady || v.Status == agents.StatusBusy
+	healthy := v.Status == session.StatusReady || v.Status == session.StatusBusy
 	msg := string(v.Status)
 	if v.Error != "" {
 		msg += ": " + v.Error

@@ -57,7 +57,7 @@ func check(t *testing.T, got Outcome, err error, w want) {
 	}
 }
 
-func TestParallel(t *testing.T) {
+func TestParallelCombinesEverySuccess(t *testing.T) {
 	tests := []struct {
 		name    string
 		results []Result
@@ -117,7 +117,7 @@ func TestParallel(t *testing.T) {
 	}
 }
 
-func TestBest(t *testing.T) {
+func TestBestPicksTheMostConfident(t *testing.T) {
 	tests := []struct {
 		name    string
 		results []Result
@@ -170,7 +170,7 @@ func TestBest(t *testing.T) {
 	}
 }
 
-func TestSequential(t *testing.T) {
+func TestSequentialTakesTheLastStep(t *testing.T) {
 	tests := []struct {
 		name    string
 		results []Result
@@ -220,7 +220,7 @@ func TestNoSuccessIsMatchable(t *testing.T) {
 	all := []Result{failed("agent-1", errBoom)}
 	for _, name := range Strategies {
 		if name == "sequential" {
-			continue // a failed last step is reported as such, see TestSequential
+			continue // a failed last step is reported as such, see TestSequentialTakesTheLastStep
 		}
 		f, _ := ByStrategy(name)
 		_, err := f(all)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestConsensus(t *testing.T) {
+func TestConsensusPicksTheHeaviestGroup(t *testing.T) {
 	tests := []struct {
 		name    string
 		results []Result

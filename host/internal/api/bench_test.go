@@ -56,7 +56,7 @@ func BenchmarkEvents100Subscribers(b *testing.B) {
 						ready.Done()
 					}
 				case "events_dropped":
-					dropped.Add(int64(e.Data["count"].(float64)))
+					dropped.Add(int64(e.Data.(events.EventsDroppedData).Count))
 				case "last":
 					delivered.Add(1)
 					lastSeen[i] <- struct{}{}
@@ -78,11 +78,11 @@ func BenchmarkEvents100Subscribers(b *testing.B) {
 		}
 	}
 
-	data := map[string]any{"status": "busy"}
+	data := events.StatusData{From: "ready", To: "busy", Reason: "message sent"}
 	start := time.Now()
 	for range b.N {
 		for range perRound - 1 {
-			bus.Publish(events.Event{Event: "status", AgentID: "a1", Data: data})
+			bus.Publish(events.New("a1", data))
 		}
 		bus.Publish(events.Event{Event: "last", AgentID: "a1"})
 		for i := range clients {

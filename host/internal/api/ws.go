@@ -266,7 +266,8 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		if d := sub.Dropped(); d > dropped {
 			// Say so rather than leave a silent gap.
-			gap := events.Event{Event: "events_dropped", Data: map[string]any{"count": d - dropped}, Time: time.Now().UTC()}
+			gap := events.New("", events.EventsDroppedData{Count: d - dropped})
+			gap.Time = time.Now().UTC()
 			dropped = d
 			if !writeEvent(ctx, c, gap) {
 				return

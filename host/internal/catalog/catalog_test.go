@@ -27,7 +27,7 @@ func ids(agents []Agent) []string {
 	return out
 }
 
-func TestMatch(t *testing.T) {
+func TestMatchFiltersAndRanksAgents(t *testing.T) {
 	pool := []Agent{
 		agent("review-low", []string{"code_review"}, "0.5", true),
 		agent("review-high", []string{"code_review", "security"}, "0.9", true),
@@ -69,7 +69,7 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
+func TestValidateNamesTheBadField(t *testing.T) {
 	tests := []struct {
 		a     Agent
 		field string

@@ -6,13 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/parallax/parallax/host/internal/agents"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parallax/parallax/host/internal/agents"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // Client calls one parallax host. Its methods are safe to call
@@ -98,7 +100,7 @@ func (a *Agent) UnmarshalJSON(b []byte) error {
 }
 
 // Pending is a question or login prompt the agent waits on.
-type Pending = agents.Pending
+type Pending = session.Prompt
 
 // Exit is how an agent's process ended.
 type Exit = agents.Exit

@@ -47,7 +47,7 @@ func serve(t *testing.T, status int, body string) (*Client, *[]recorded) {
 
 const agentJSON = `{"id":"a1","name":"w","type":"custom","status":"ready","runtime":"local","createdAt":"2026-01-02T03:04:05Z","capabilities":["x"],"role":"","workdir":"/tmp","future":1}`
 
-func TestRequests(t *testing.T) {
+func TestCallsSendRequestsAndDecodeReplies(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name        string
@@ -193,7 +193,7 @@ func mustMarshal(t *testing.T, v any) string {
 	return string(b)
 }
 
-func TestErrors(t *testing.T) {
+func TestErrorRepliesBecomeAPIErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		status    int
@@ -268,7 +268,7 @@ func TestCancelledIsNotAConnError(t *testing.T) {
 	}
 }
 
-func TestNew(t *testing.T) {
+func TestNewNormalisesOrRefusesAddresses(t *testing.T) {
 	tests := []struct {
 		addr, want, wantErr string
 	}{

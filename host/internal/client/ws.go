@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/parallax/parallax/host/internal/events"
 )
 
 // readLimit bounds one WebSocket message from the host. The host sends
@@ -96,7 +97,7 @@ func (t *Terminal) Close() error {
 // Event is one thing that happened to an agent. Raw is the JSON it was
 // read from.
 type Event struct {
-	Event   string         `json:"event"`
+	Event   events.Name    `json:"event"`
 	AgentID string         `json:"agentId,omitempty"`
 	Data    map[string]any `json:"data,omitempty"`
 	Time    time.Time      `json:"time"`

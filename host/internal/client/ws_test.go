@@ -47,7 +47,7 @@ func wsServer(t *testing.T, handler func(r *http.Request, c *websocket.Conn)) *C
 	return c
 }
 
-func TestTerminal(t *testing.T) {
+func TestTerminalRelaysInputOutputAndResize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	got := make(chan string, 10)
@@ -131,7 +131,7 @@ func TestTerminalErrorsBeforeUpgrade(t *testing.T) {
 	}
 }
 
-func TestEvents(t *testing.T) {
+func TestEventsDecodesEachEventUntilEOF(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := wsServer(t, func(r *http.Request, conn *websocket.Conn) {

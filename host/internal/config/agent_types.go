@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/parallax/parallax/host/internal/adapter"
 )
 
 // AgentType is an agent_type "<name>" {} block: how the host starts agents
@@ -33,9 +34,6 @@ type AgentType struct {
 	DeclRange    hcl.Range
 }
 
-// AgentTypes are the agent types the host knows.
-var AgentTypes = []string{"aider", "claude", "codex", "custom", "gemini"}
-
 const defaultStartTimeout = 60 * time.Second
 
 var agentTypeSchema = &hcl.BodySchema{
@@ -53,11 +51,11 @@ func (d *decoder) decodeAgentTypes(blocks []*hcl.Block) map[string]AgentType {
 	out := map[string]AgentType{}
 	for _, block := range blocks {
 		name := block.Labels[0]
-		if !slices.Contains(AgentTypes, name) {
+		if _, ok := adapter.For(name); !ok {
 			d.report(&hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unknown agent type",
-				Detail:   fmt.Sprintf("agent_type %q: use one of %s.", name, strings.Join(AgentTypes, ", ")),
+				Detail:   fmt.Sprintf("agent_type %q: use one of %s.", name, strings.Join(adapter.Types(), ", ")),
 				Subject:  block.LabelRanges[0].Ptr(),
 			})
 			continue

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/parallax/parallax/host/internal/adapter"
 )
 
 // Pattern is a pattern "<name>" {} block: what a pattern execution does.
@@ -214,8 +216,8 @@ func (d *decoder) agentType(attr *hcl.Attribute, field string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if !slices.Contains(AgentTypes, v) {
-		d.errorAt(attr.Expr.Range(), "Unknown agent type", fmt.Sprintf("%s is %q; use one of %s.", field, v, strings.Join(AgentTypes, ", ")))
+	if _, ok := adapter.For(v); !ok {
+		d.errorAt(attr.Expr.Range(), "Unknown agent type", fmt.Sprintf("%s is %q; use one of %s.", field, v, strings.Join(adapter.Types(), ", ")))
 		return v, false
 	}
 	return v, true

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/parallax/parallax/host/internal/adapter"
 )
 
 // WarmPool is one entry of a warm_pool block: keep Size agents of Type
@@ -24,10 +26,6 @@ type WarmPool struct {
 
 // maxPoolSize keeps a typo from starting hundreds of agents.
 const maxPoolSize = 100
-
-// PoolableTypes are the agent types a warm pool may hold: a custom agent
-// needs a command in every request, so a pooled one could never be taken.
-var PoolableTypes = []string{"aider", "claude", "codex", "gemini"}
 
 // decodeWarmPools decodes the top-level warm_pool block (blocks) and the
 // warm_pool blocks of the runtimes, in file order.
@@ -80,14 +78,14 @@ func (d *decoder) decodeWarmPoolBlocks(blocks []*hcl.Block, runtime, where strin
 func (d *decoder) warmPoolEntry(attr *hcl.Attribute, runtime, where string) (WarmPool, bool) {
 	field := where + " " + attr.Name
 	switch {
-	case attr.Name == "custom":
+	case attr.Name == adapter.CustomType:
 		d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Custom agents can't be pooled",
 			Detail:  field + ": a custom agent needs a command in each request, so a pooled one could never be taken; remove it.",
 			Subject: attr.NameRange.Ptr()})
 		return WarmPool{}, false
-	case !slices.Contains(PoolableTypes, attr.Name):
+	case !adapter.Poolable(attr.Name):
 		d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown agent type",
-			Detail:  fmt.Sprintf("%s: %q is not an agent type; use one of %s.", where, attr.Name, strings.Join(PoolableTypes, ", ")),
+			Detail:  fmt.Sprintf("%s: %q is not an agent type; use one of %s.", where, attr.Name, strings.Join(adapter.PoolableTypes(), ", ")),
 			Subject: attr.NameRange.Ptr()})
 		return WarmPool{}, false
 	}

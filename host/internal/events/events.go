@@ -4,16 +4,81 @@
 package events
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"sync"
 	"time"
 )
 
 // Event is one thing that happened, as the API shows it.
 type Event struct {
-	Event   string         `json:"event"`
-	AgentID string         `json:"agentId,omitempty"`
-	Data    map[string]any `json:"data,omitempty"`
-	Time    time.Time      `json:"time"`
+	Event   Name   `json:"event"`
+	AgentID string `json:"agentId,omitempty"`
+	// Data is the event's details, of the type its Name has, or nil.
+	Data Data      `json:"data,omitempty"`
+	Time time.Time `json:"time"`
+}
+
+// New returns the event d is the data of, about agent agentID ("" for
+// none), to be stamped with the time when published.
+func New(agentID string, d Data) Event {
+	return Event{Event: d.EventName(), AgentID: agentID, Data: d}
+}
+
+// wire is an Event in JSON.
+type wire struct {
+	Event   Name            `json:"event"`
+	AgentID string          `json:"agentId,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	Time    time.Time       `json:"time"`
+}
+
+// MarshalJSON writes the data's keys sorted and leaves out a data without
+// any, as for the maps events carried before they had types: the JSON of
+// an event is the same whatever order its data type declares its fields
+// in.
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := wire{Event: e.Event, AgentID: e.AgentID, Time: e.Time}
+	if e.Data != nil {
+		b, err := json.Marshal(e.Data)
+		if err != nil {
+			return nil, err
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return nil, err
+		}
+		if len(fields) > 0 {
+			if w.Data, err = json.Marshal(fields); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the data into the type of the event's name; the
+// data of a name this package doesn't know is left out.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*e = Event{Event: w.Event, AgentID: w.AgentID, Time: w.Time}
+	for _, d := range All() {
+		if d.EventName() != w.Event {
+			continue
+		}
+		p := reflect.New(reflect.TypeOf(d))
+		if len(w.Data) > 0 && !bytes.Equal(w.Data, []byte("null")) {
+			if err := json.Unmarshal(w.Data, p.Interface()); err != nil {
+				return err
+			}
+		}
+		e.Data = p.Elem().Interface().(Data)
+	}
+	return nil
 }
 
 // Bus fans events out to subscribers. Publishing never blocks: a

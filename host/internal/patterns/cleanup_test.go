@@ -12,6 +12,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/catalog"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // fakeManager stands in for the host's agents manager (the real one is
@@ -39,7 +40,7 @@ func (f *fakeManager) Spawn(_ context.Context, req agents.SpawnRequest) (agents.
 	f.next++
 	id := fmt.Sprintf("m%d", f.next)
 	f.live[id] = true
-	return agents.View{ID: id, Name: req.Name, Type: req.Type, Status: agents.StatusStarting, Runtime: "fake"}, nil
+	return agents.View{ID: id, Name: req.Name, Type: req.Type, Status: session.StatusStarting, Runtime: "fake"}, nil
 }
 
 func (f *fakeManager) Get(id string) (agents.View, error) {
@@ -48,7 +49,7 @@ func (f *fakeManager) Get(id string) (agents.View, error) {
 	if !f.live[id] {
 		return agents.View{}, agents.ErrNotFound
 	}
-	return agents.View{ID: id, Status: agents.StatusReady}, nil
+	return agents.View{ID: id, Status: session.StatusReady}, nil
 }
 
 func (f *fakeManager) Send(_ context.Context, id, text string, _ bool, _ time.Duration) (string, error) {

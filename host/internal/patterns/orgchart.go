@@ -18,6 +18,8 @@ import (
 	"github.com/parallax/parallax/host/internal/aggregate"
 	"github.com/parallax/parallax/host/internal/catalog"
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // Managed is what org charts need of the agents manager: spawn, wait,
@@ -72,7 +74,7 @@ func (e *Engine) workflow(ctx context.Context, x *Execution, p config.Pattern, i
 			return nil, fmt.Errorf("step %q failed: %w", step.Name, err)
 		}
 		steps[step.Name] = stepValue(out)
-		e.publish(x, "step_completed", map[string]any{"pattern": x.Pattern, "step": step.Name, "confidence": out.Confidence})
+		e.publish(events.StepCompletedData{ExecutionID: x.ID, Pattern: x.Pattern, Step: step.Name, Confidence: out.Confidence})
 		last = out
 	}
 	return &last, nil
@@ -157,9 +159,9 @@ func (e *Engine) waitReady(ctx context.Context, id string) error {
 			return err
 		}
 		switch v.Status {
-		case agents.StatusReady:
+		case session.StatusReady:
 			return nil
-		case agents.StatusError, agents.StatusStopped:
+		case session.StatusError, session.StatusStopped:
 			return fmt.Errorf("agent %s is %s: %s", id, v.Status, v.Error)
 		}
 		select {

@@ -134,7 +134,7 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	e.mu.Lock()
 	e.execs[x.ID] = x
 	e.mu.Unlock()
-	e.publish(x, "execution_started", map[string]any{"pattern": name})
+	e.publish(events.ExecutionStartedData{ExecutionID: x.ID, Pattern: name})
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -284,18 +284,17 @@ func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
 	}
 	e.mu.Unlock()
 	if err != nil {
-		e.publish(x, "execution_failed", map[string]any{"pattern": x.Pattern, "error": err.Error()})
+		e.publish(events.ExecutionFailedData{ExecutionID: x.ID, Pattern: x.Pattern, Error: err.Error()})
 		return
 	}
-	e.publish(x, "execution_completed", map[string]any{"pattern": x.Pattern, "confidence": x.Confidence})
+	e.publish(events.ExecutionCompletedData{ExecutionID: x.ID, Pattern: x.Pattern, Confidence: x.Confidence})
 }
 
-func (e *Engine) publish(x *Execution, typ string, data map[string]any) {
+func (e *Engine) publish(d events.Data) {
 	if e.bus == nil {
 		return
 	}
-	data["executionId"] = x.ID
-	e.bus.Publish(events.Event{Event: typ, Data: data})
+	e.bus.Publish(events.New("", d))
 }
 
 // Get returns a copy of execution id.

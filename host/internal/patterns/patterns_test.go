@@ -138,10 +138,10 @@ pattern "too-many" {
 			t.Error("an agent below min_confidence took part")
 		}
 	}
-	if ev := <-sub.C; ev.Event != "execution_started" || ev.Data["executionId"] != id {
+	if ev := <-sub.C; ev.Event != events.ExecutionStarted || ev.Data.(events.ExecutionStartedData).ExecutionID != id {
 		t.Errorf("first event %+v", ev)
 	}
-	if ev := <-sub.C; ev.Event != "execution_completed" {
+	if ev := <-sub.C; ev.Event != events.ExecutionCompleted || ev.Data.(events.ExecutionCompletedData).ExecutionID != id {
 		t.Errorf("last event %+v", ev)
 	}
 

@@ -5,6 +5,7 @@ package redact
 import (
 	"encoding/json"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,124 @@ func value(v any, pats []string) any {
 	return value(decoded, pats)
 }
 
+// Typed masks every secret in v as Value does, but gives back a value of
+// v's own type: a copy of v with the secrets masked in its strings and
+// byte slices, wherever they are in its exported struct fields, pointers,
+// lists, maps and interfaces. What holds no secret is not copied.
+// Unexported fields are left as they are, embedded ones included: a type
+// to be masked must not hold a secret in one that its JSON shows.
+func Typed(v any, secrets []string) any {
+	pats := patterns(secrets)
+	if len(pats) == 0 || v == nil {
+		return v
+	}
+	return typed(v, pats)
+}
+
+func typed(v any, pats []string) any {
+	out, changed := typedValue(reflect.ValueOf(v), pats)
+	if !changed {
+		return v
+	}
+	return out.Interface()
+}
+
+// typedValue returns v masked, and whether that changed it; if not, it
+// returns v itself.
+func typedValue(v reflect.Value, pats []string) (reflect.Value, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		m := replace(s, pats)
+		if m == s {
+			return v, false
+		}
+		out := reflect.New(v.Type()).Elem()
+		out.SetString(m)
+		return out, true
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return v, false
+		}
+		e, changed := typedValue(v.Elem(), pats)
+		if !changed {
+			return v, false
+		}
+		if v.Kind() == reflect.Pointer {
+			out := reflect.New(v.Type().Elem())
+			out.Elem().Set(e)
+			return out, true
+		}
+		out := reflect.New(v.Type()).Elem()
+		out.Set(e)
+		return out, true
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeFor[byte]() {
+			// Raw bytes, such as a json.RawMessage: masked as text.
+			b := v.Bytes()
+			m := replace(string(b), pats)
+			if m == string(b) {
+				return v, false
+			}
+			return reflect.ValueOf([]byte(m)).Convert(v.Type()), true
+		}
+		var out reflect.Value
+		for i := range v.Len() {
+			e, changed := typedValue(v.Index(i), pats)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				if v.Kind() == reflect.Slice {
+					out = reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+					reflect.Copy(out, v)
+				} else {
+					out = reflect.New(v.Type()).Elem()
+					out.Set(v)
+				}
+			}
+			out.Index(i).Set(e)
+		}
+		return out, out.IsValid()
+	case reflect.Map:
+		changed := false
+		type entry struct{ k, v reflect.Value }
+		entries := make([]entry, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			k, kc := typedValue(it.Key(), pats)
+			e, ec := typedValue(it.Value(), pats)
+			changed = changed || kc || ec
+			entries = append(entries, entry{k, e})
+		}
+		if !changed {
+			return v, false
+		}
+		out := reflect.MakeMapWithSize(v.Type(), len(entries))
+		for _, e := range entries {
+			out.SetMapIndex(e.k, e.v)
+		}
+		return out, true
+	case reflect.Struct:
+		var out reflect.Value
+		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			e, changed := typedValue(v.Field(i), pats)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				out = reflect.New(v.Type()).Elem()
+				out.Set(v)
+			}
+			out.Field(i).Set(e)
+		}
+		return out, out.IsValid()
+	}
+	return v, false
+}
+
 // Set is the secrets of every live agent, for masking what has no agent
 // to ask, such as the host's log. Each secret stays Linger after the last
 // agent holding it went, so that lines logged about its end are masked
@@ -224,6 +343,18 @@ func (s *Set) Value(v any) any {
 		return v
 	}
 	return value(v, pats)
+}
+
+// Typed masks every held secret in v as the function Typed does.
+func (s *Set) Typed(v any) any {
+	if s == nil || v == nil {
+		return v
+	}
+	pats := s.patterns()
+	if len(pats) == 0 {
+		return v
+	}
+	return typed(v, pats)
 }
 
 // Writer returns a writer that masks every held secret in what it writes

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 const key = "sk-ant-api03-FAKE-0123456789"
 
-func TestString(t *testing.T) {
+func TestStringMasksSecrets(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -70,6 +71,60 @@ func TestValueLeavesItsInputAlone(t *testing.T) {
 	Value(in, []string{key})
 	if in["choices"].([]string)[0] != key {
 		t.Errorf("Value changed its input: %v", in)
+	}
+}
+
+type token string
+
+type nested struct {
+	Note   string            `json:"note"`
+	Tok    token             `json:"tok"`
+	Inner  *payload          `json:"inner"`
+	Any    any               `json:"any"`
+	Map    map[string]any    `json:"map"`
+	Arr    [2]string         `json:"arr"`
+	Raw    json.RawMessage   `json:"raw"`
+	Labels map[string]string `json:"labels"`
+	When   time.Time         `json:"when"`
+	hidden string
+}
+
+func TestTypedMasksKeepingTheType(t *testing.T) {
+	when := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	in := nested{
+		Note: "is " + key, Tok: token(key), Inner: &payload{Note: key, Items: []string{"a", key}},
+		Any: payload{Items: []string{key}}, Map: map[string]any{key: []any{key, 1}},
+		Arr: [2]string{"a", key}, Raw: json.RawMessage(`"` + key + `"`), Labels: map[string]string{"k": key},
+		When: when, hidden: key,
+	}
+	got, ok := Typed(in, []string{key}).(nested)
+	if !ok {
+		t.Fatalf("Typed returned a %T, want a nested", Typed(in, []string{key}))
+	}
+	b, _ := json.Marshal(got)
+	if strings.Contains(string(b), key) {
+		t.Errorf("the key is left in %s", b)
+	}
+	if got.Note != "is "+Mask || got.Inner.Items[0] != "a" || got.Any.(payload).Items[0] != Mask || !got.When.Equal(when) {
+		t.Errorf("masked = %+v", got)
+	}
+	if got.hidden != key {
+		t.Errorf("an unexported field changed: %q", got.hidden)
+	}
+	// The input is left alone.
+	if in.Note != "is "+key || in.Inner.Note != key || in.Map[key].([]any)[0] != key || in.Arr[1] != key || in.Raw[1] != 's' {
+		t.Errorf("Typed changed its input: %+v", in)
+	}
+	if got := Typed(payload{Note: "n"}, []string{key}); fmt.Sprint(got) != "{n []}" {
+		t.Errorf("without a key: %v", got)
+	}
+	set := NewSet(0)
+	defer set.Hold([]string{key})()
+	if got := set.Typed(&payload{Note: key}).(*payload); got.Note != Mask {
+		t.Errorf("Set.Typed: %+v", got)
+	}
+	if set.Typed(nil) != nil || Typed(nil, []string{key}) != nil {
+		t.Error("nil is not nil")
 	}
 }
 

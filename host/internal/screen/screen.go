@@ -3,10 +3,16 @@ package screen
 import (
 	"io"
 	"slices"
+	"strings"
 	"sync"
-
-	"github.com/parallax/parallax/host/internal/adapter"
 )
+
+// Lines is the visible terminal as text, one string per row, trailing
+// spaces trimmed: what Screen shows, and what the adapters read.
+type Lines []string
+
+// Text joins the rows with newlines.
+func (l Lines) Text() string { return strings.Join(l, "\n") }
 
 // Screen is the visible terminal of one agent. It models text only:
 // colours and titles are dropped on the way in. Safe for concurrent use.
@@ -23,7 +29,7 @@ type Screen struct {
 	// lines is the text as last looked at; dirty says output arrived since,
 	// so it may be stale. Comparing rows only when someone looks keeps
 	// Write cheap at full PTY speed.
-	lines   adapter.Screen
+	lines   Lines
 	dirty   bool
 	changes uint64
 	row     []byte
@@ -90,7 +96,7 @@ func (s *Screen) Size() (cols, rows int) {
 
 // Lines returns the visible rows, trailing spaces trimmed. A wide rune
 // stands for its two cells.
-func (s *Screen) Lines() adapter.Screen {
+func (s *Screen) Lines() Lines {
 	lines, _ := s.Snapshot()
 	return lines
 }
@@ -138,7 +144,7 @@ func (s *Screen) Changes() uint64 {
 }
 
 // Snapshot returns Lines and Changes as of the same moment.
-func (s *Screen) Snapshot() (adapter.Screen, uint64) {
+func (s *Screen) Snapshot() (Lines, uint64) {
 	lines, changes, _ := s.SnapshotScrolled()
 	return lines, changes
 }
@@ -146,7 +152,7 @@ func (s *Screen) Snapshot() (adapter.Screen, uint64) {
 // SnapshotScrolled returns Lines, Changes and Scrolled as of the same
 // moment: the lines that scrolled off before these visible ones are those
 // ScrolledLines returns up to scrolled.
-func (s *Screen) SnapshotScrolled() (lines adapter.Screen, changes, scrolled uint64) {
+func (s *Screen) SnapshotScrolled() (lines Lines, changes, scrolled uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refresh()
@@ -178,7 +184,7 @@ func (s *Screen) refresh() {
 	rows := s.term.rows
 	changed := len(s.lines) != rows
 	if changed {
-		s.lines = make(adapter.Screen, rows)
+		s.lines = make(Lines, rows)
 	}
 	for y, cells := range s.term.grid {
 		s.row = appendText(s.row[:0], cells)

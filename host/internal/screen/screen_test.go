@@ -8,7 +8,7 @@ import (
 	"github.com/parallax/parallax/host/internal/screen/tuitest"
 )
 
-func TestLines(t *testing.T) {
+func TestLinesRenderWhatTUIsSend(t *testing.T) {
 	tests := []struct {
 		name   string
 		writes []string
@@ -67,7 +67,7 @@ func TestLines(t *testing.T) {
 	}
 }
 
-func TestChanges(t *testing.T) {
+func TestChangesCountsOnlyVisibleEdits(t *testing.T) {
 	s := New(20, 5)
 	c0 := s.Changes()
 	s.Write([]byte("\x1b[?25l\x1b[3;3H\x1b[31m"))
@@ -93,7 +93,7 @@ func TestChanges(t *testing.T) {
 	}
 }
 
-func TestResize(t *testing.T) {
+func TestResizeShrinksAndGrowsTheGrid(t *testing.T) {
 	s := New(10, 3)
 	s.Write([]byte("0123456789abc"))
 	s.Resize(5, 2)

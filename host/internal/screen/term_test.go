@@ -13,8 +13,8 @@ import (
 	"github.com/parallax/parallax/host/internal/screen/tuitest"
 )
 
-// TestSequences draws small inputs on a 10x5 screen and checks every row.
-func TestSequences(t *testing.T) {
+// TestSequencesDrawLikeXterm draws small inputs on a 10x5 screen and checks every row.
+func TestSequencesDrawLikeXterm(t *testing.T) {
 	tests := []struct {
 		name   string
 		writes []string
@@ -161,7 +161,7 @@ func checkLines(t *testing.T, got, want []string, rows int) {
 	}
 }
 
-func TestModes(t *testing.T) {
+func TestModesFollowSetResetAndRIS(t *testing.T) {
 	s := New(10, 3)
 	if s.AppCursor() || s.BracketedPaste() {
 		t.Fatal("modes set on a fresh screen")
@@ -180,7 +180,7 @@ func TestModes(t *testing.T) {
 	}
 }
 
-func TestReplies(t *testing.T) {
+func TestRepliesAnswerTerminalQueries(t *testing.T) {
 	tests := []struct {
 		name   string
 		writes []string
@@ -251,7 +251,7 @@ func TestResponderRunsUnlocked(t *testing.T) {
 	}
 }
 
-func TestHistory(t *testing.T) {
+func TestHistoryKeepsScrolledOffLines(t *testing.T) {
 	lines := func(n int) string {
 		var b strings.Builder
 		for i := range n {

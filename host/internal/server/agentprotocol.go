@@ -59,14 +59,14 @@ func monitorAgents(ctx context.Context, every time.Duration, cat *catalog.Catalo
 		return nil
 	}
 	changed := func(a catalog.Agent, err error) {
-		data := map[string]any{"id": a.ID, "healthy": a.Healthy, "source": string(a.Source)}
+		data := events.AgentHealthData{ID: a.ID, Healthy: a.Healthy, Source: string(a.Source)}
 		if err != nil {
-			data["error"] = err.Error()
+			data.Error = err.Error()
 			log.Warn("registered agent unhealthy", "id", a.ID, "error", err)
 		} else {
 			log.Info("registered agent healthy again", "id", a.ID)
 		}
-		bus.Publish(events.Event{Event: "agent_health", AgentID: a.ID, Data: data})
+		bus.Publish(events.New(a.ID, data))
 	}
 	go cat.Monitor(ctx, every, min(every, 5*time.Second), check, changed)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/parallax/parallax/host/internal/agents"
 	"github.com/parallax/parallax/host/internal/catalog"
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/host/internal/session"
 )
 
 // newCatalog makes the catalogue: the managed agents of am, the agents of
@@ -46,14 +47,14 @@ func managedAgents(am *agents.Manager, protocolBase string) []catalog.Agent {
 	var out []catalog.Agent
 	for _, v := range am.List() {
 		// An idle warm pool agent is nobody's worker until a spawn takes it.
-		if v.Status == agents.StatusStopped || v.Pooled {
+		if v.Status == session.StatusStopped || v.Pooled {
 			continue
 		}
 		out = append(out, catalog.Agent{
 			ID: v.ID, Name: v.Name, Capabilities: v.Capabilities, Endpoint: protocolBase + v.ID,
 			Metadata: map[string]string{"type": v.Type, "role": v.Role, "runtime": v.Runtime},
 			Source:   catalog.SourceManaged,
-			Healthy:  v.Status == agents.StatusReady || v.Status == agents.StatusBusy,
+			Healthy:  v.Status == session.StatusReady || v.Status == session.StatusBusy,
 			LastSeen: time.Now().UTC(),
 		})
 	}

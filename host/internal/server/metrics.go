@@ -42,7 +42,7 @@ func newMetrics(am *agents.Manager, rm *runtimes.Manager, cat *catalog.Catalog, 
 			return out
 		},
 	})
-	sub := bus.Subscribe(256, func(e events.Event) bool { return e.Event == "message" })
+	sub := bus.Subscribe(256, func(e events.Event) bool { return e.Event == events.Message })
 	go func() {
 		for range sub.C {
 			m.Message()

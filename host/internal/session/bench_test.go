@@ -81,7 +81,7 @@ type countingAdapter struct {
 	n *atomic.Int64
 }
 
-func (c countingAdapter) Detect(s adapter.Screen) adapter.Detection {
+func (c countingAdapter) Detect(s screen.Lines) adapter.Detection {
 	c.n.Add(1)
 	return c.fakeAdapter.Detect(s)
 }

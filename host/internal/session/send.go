@@ -10,11 +10,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // Send types text into the agent's prompt and presses Enter, the way the
-// CLIs need it (docs/agent-clis.md, "Sending text"):
+// CLIs need it. Claude, Codex and Gemini take text and Enter that arrive
+// in one read as a paste and drop the Enter, and a numbered menu reads
+// the ESC that starts a bracketed paste as cancel. So:
 //
 //  1. Refuse at once with ErrBusy if the agent is busy or another Send is
 //     under way, with ErrBlocked if it waits for an answer; if it is still
@@ -85,7 +88,7 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 		return Message{}, nil
 	}
 
-	var after adapter.Screen
+	var after screen.Lines
 	var end uint64
 	err = s.wait(ctx, func() bool {
 		switch {
@@ -95,7 +98,7 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 		case s.status == StatusError || s.status == StatusStopped:
 			refused = s.sendableLocked()
 			return true
-		case s.pending != nil && s.pending.Kind == EventLoginRequired:
+		case s.pending != nil && s.pending.login():
 			// The turn ended at a login (the key was refused, say): no
 			// reply is coming. A question, though, is part of the turn.
 			refused = s.sendableLocked()
@@ -112,11 +115,11 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	// A reply taller than the screen scrolled its start off the top: the
 	// adapter reads the lines that did during the turn, then the screen.
 	if scrolled := s.screen.ScrolledLines(mark, end); len(scrolled) > 0 {
-		after = append(adapter.Screen(scrolled), after...)
+		after = append(screen.Lines(scrolled), after...)
 	}
 	msg := Message{Content: s.opts.Adapter.Reply(before, after, text), Role: "assistant", Time: time.Now()}
 	s.emitMu.Lock()
-	s.emit([]Event{s.event(EventMessage, map[string]any{"content": msg.Content, "role": msg.Role, "time": msg.Time})})
+	s.emit([]events.Event{s.event(events.MessageData{Content: msg.Content, Role: msg.Role, Time: msg.Time})})
 	s.emitMu.Unlock()
 	return msg, nil
 }
@@ -124,7 +127,7 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 // typeAndEnter does steps 2 to 5 of Send. It returns the screen before
 // typing, the screen's Scrolled then, and the count of readies before
 // Enter.
-func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen, uint64, uint64, error) {
+func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, uint64, uint64, error) {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 
@@ -175,7 +178,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (adapter.Screen
 
 	s.emitMu.Lock()
 	s.mu.Lock()
-	var evs []Event
+	var evs []events.Event
 	// Unless detection saw the turn already, or even saw it end.
 	if s.status == StatusReady && s.readies == readies {
 		evs = append(evs, s.setStatusLocked(StatusBusy, "message sent"))
@@ -462,7 +465,7 @@ func (s *Session) watchMenu(p *Prompt, done func(sel int) bool) (sel int, shown 
 // which of its choices is highlighted.
 func (s *Session) menuOnScreen(p *Prompt) (sel int, shown bool) {
 	det := s.opts.Adapter.Detect(s.screen.Lines())
-	if string(det.State) != p.Kind || det.Question != p.Question || !slices.Equal(det.Choices, p.Choices) {
+	if events.Name(det.State) != p.Type || det.Question != p.Question || !slices.Equal(det.Choices, p.Choices) {
 		return -1, false
 	}
 	return det.Selected, true

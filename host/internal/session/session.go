@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/screen"
 )
 
@@ -27,21 +28,9 @@ const (
 	StatusStopped  Status = "stopped"
 )
 
-// Event types.
-const (
-	EventStatus        = "status"
-	EventLoginRequired = "login_required"
-	EventQuestion      = "question"
-	EventMessage       = "message"
-	EventAgentReady    = "agent_ready"
-	EventAgentError    = "agent_error"
-)
-
-// Event is something that happened to the session.
-type Event struct {
-	Type string
-	Data map[string]any
-	Time time.Time
+// Live reports whether the agent's process may still run.
+func (s Status) Live() bool {
+	return s == StatusStarting || s == StatusReady || s == StatusBusy
 }
 
 // Message is a reply of the agent.
@@ -51,29 +40,30 @@ type Message struct {
 	Time    time.Time `json:"time"`
 }
 
-// Prompt is a question or a login prompt the agent waits on.
+// Prompt is a question or a login prompt the agent waits on, as the API
+// shows it.
 type Prompt struct {
-	// Kind is EventQuestion or EventLoginRequired.
-	Kind     string
-	Question string
-	Choices  []string
+	// Type is events.Question or events.LoginRequired.
+	Type     events.Name `json:"type"`
+	Question string      `json:"question,omitempty"`
+	Choices  []string    `json:"choices,omitempty"`
 	// Selected is the index into Choices of the highlighted choice, or -1.
-	Selected   int
-	LoginURL   string
-	DeviceCode string
+	Selected   int    `json:"selected"`
+	LoginURL   string `json:"loginUrl,omitempty"`
+	DeviceCode string `json:"deviceCode,omitempty"`
 	// Message is the adapter's word on what the agent wants, such as how
 	// to log in, or "".
-	Message string
-	Since   time.Time
+	Message string    `json:"message,omitempty"`
+	Since   time.Time `json:"-"`
 }
 
 func (p *Prompt) String() string {
 	switch {
-	case p.Kind == EventLoginRequired && p.LoginURL != "":
+	case p.login() && p.LoginURL != "":
 		return "login required at " + p.LoginURL
-	case p.Kind == EventLoginRequired && p.Message != "":
+	case p.login() && p.Message != "":
 		return "login required: " + p.Message
-	case p.Kind == EventLoginRequired:
+	case p.login():
 		return "login required"
 	case len(p.Choices) > 0:
 		return fmt.Sprintf("question %q with choices %q", p.Question, p.Choices)
@@ -82,7 +72,7 @@ func (p *Prompt) String() string {
 }
 
 func (p *Prompt) same(q *Prompt) bool {
-	return p.Kind == q.Kind && p.Question == q.Question && slices.Equal(p.Choices, q.Choices) &&
+	return p.Type == q.Type && p.Question == q.Question && slices.Equal(p.Choices, q.Choices) &&
 		p.LoginURL == q.LoginURL && p.DeviceCode == q.DeviceCode && p.Message == q.Message
 }
 
@@ -120,9 +110,11 @@ type Options struct {
 	Answers    io.Writer
 	Cols, Rows int
 	Logger     hclog.Logger
-	// OnEvent gets the events in order. It must not block, and must not
-	// call Send, SendKeys or Choose.
-	OnEvent func(Event)
+	// OnEvent gets the events in order, with the session's ID as their
+	// AgentID: status, agent_ready, agent_error, question, login_required
+	// and message. It must not block, and must not call Send, SendKeys or
+	// Choose.
+	OnEvent func(events.Event)
 	// StartTimeout is how long the agent may take to become ready, 60s by
 	// default; negative means forever. The clock stops while a question or
 	// login prompt is pending (the agent waits for the user then), and
@@ -174,7 +166,7 @@ type Session struct {
 	// readyScrolled is the screen's Scrolled then, so a Send also gets
 	// what scrolled off during its turn.
 	readies       uint64
-	readyLines    adapter.Screen
+	readyLines    screen.Lines
 	readyScrolled uint64
 	// changed is closed and replaced when the status, the prompt or the
 	// screen changed, to wake the waiters of Send.
@@ -265,7 +257,7 @@ func (s *Session) Pending() *Prompt {
 }
 
 // Screen returns the visible rows.
-func (s *Session) Screen() adapter.Screen { return s.screen.Lines() }
+func (s *Session) Screen() screen.Lines { return s.screen.Lines() }
 
 // Feed takes output of the agent. It is cheap: detection runs later, on a
 // timer this arms.
@@ -311,7 +303,7 @@ func (s *Session) Exited(reason string, failed bool) {
 		s.startTimer.Stop()
 	}
 	s.pending = nil
-	var evs []Event
+	var evs []events.Event
 	if failed {
 		s.failed = true
 		evs = s.failLocked(reason)
@@ -381,8 +373,8 @@ func (s *Session) tick() {
 	s.emit(evs)
 }
 
-func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter.Screen, scrolled uint64) []Event {
-	var evs []Event
+func (s *Session) applyLocked(det adapter.Detection, settled bool, lines screen.Lines, scrolled uint64) []events.Event {
+	var evs []events.Event
 	if s.exited || s.failed {
 		return nil
 	}
@@ -418,7 +410,7 @@ func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter
 		}
 		evs = append(evs, s.setStatusLocked(StatusReady, "prompt shown: "+det.Rule))
 		if from != StatusBusy {
-			evs = append(evs, s.event(EventAgentReady, map[string]any{}))
+			evs = append(evs, s.event(events.AgentReadyData{}))
 		}
 	case adapter.StateBusy:
 		// From starting, a spinner is the agent loading, not a turn.
@@ -441,9 +433,9 @@ func (s *Session) applyLocked(det adapter.Detection, settled bool, lines adapter
 	return evs
 }
 
-func (s *Session) setPendingLocked(det adapter.Detection) []Event {
+func (s *Session) setPendingLocked(det adapter.Detection) []events.Event {
 	p := &Prompt{
-		Kind: string(det.State), Question: det.Question, Choices: det.Choices, Selected: det.Selected,
+		Type: events.Name(det.State), Question: det.Question, Choices: det.Choices, Selected: det.Selected,
 		LoginURL: det.LoginURL, DeviceCode: det.DeviceCode, Message: det.Message, Since: time.Now(),
 	}
 	if s.pending != nil && s.pending.same(p) {
@@ -452,46 +444,46 @@ func (s *Session) setPendingLocked(det adapter.Detection) []Event {
 	}
 	s.pending = p
 	s.log.Info("agent waits for an answer", "prompt", p.String())
-	data := map[string]any{}
-	if p.Kind == EventLoginRequired {
-		data["loginUrl"] = p.LoginURL
-		data["deviceCode"] = p.DeviceCode
-	}
-	if p.Message != "" {
-		data["message"] = p.Message
-	}
+	var asked *events.Asked
 	if p.Question != "" || len(p.Choices) > 0 {
-		data["question"] = p.Question
-		data["choices"] = slices.Clone(p.Choices)
-		data["selected"] = p.Selected
+		asked = &events.Asked{Question: p.Question, Choices: slices.Clone(p.Choices), Selected: p.Selected}
 	}
-	return []Event{s.event(p.Kind, data)}
+	if p.login() {
+		return []events.Event{s.event(events.LoginRequiredData{LoginURL: p.LoginURL, DeviceCode: p.DeviceCode, Message: p.Message, Asked: asked})}
+	}
+	return []events.Event{s.event(events.QuestionData{Asked: asked, Message: p.Message})}
 }
 
-func (s *Session) failLocked(reason string) []Event {
+// login says whether p is a login prompt rather than a question.
+func (p *Prompt) login() bool { return p.Type == events.LoginRequired }
+
+func (s *Session) failLocked(reason string) []events.Event {
 	s.errMsg = reason
-	return []Event{
+	return []events.Event{
 		s.setStatusLocked(StatusError, reason),
-		s.event(EventAgentError, map[string]any{"error": reason}),
+		s.event(events.AgentErrorData{Error: reason}),
 	}
 }
 
-func (s *Session) setStatusLocked(to Status, reason string) Event {
+func (s *Session) setStatusLocked(to Status, reason string) events.Event {
 	from := s.status
 	s.status = to
 	if to == StatusBusy && from != StatusBusy {
 		s.turnSawBusy = false
 	}
 	s.log.Debug("status", "from", from, "to", to, "reason", reason)
-	return s.event(EventStatus, map[string]any{"from": string(from), "to": string(to), "reason": reason})
+	return s.event(events.StatusData{From: string(from), To: string(to), Reason: reason})
 }
 
-func (s *Session) event(typ string, data map[string]any) Event {
-	return Event{Type: typ, Data: data, Time: time.Now()}
+// event is the session's event with data d, stamped now.
+func (s *Session) event(d events.Data) events.Event {
+	e := events.New(s.opts.ID, d)
+	e.Time = time.Now().UTC()
+	return e
 }
 
 // emit delivers events; the caller holds emitMu, not mu.
-func (s *Session) emit(evs []Event) {
+func (s *Session) emit(evs []events.Event) {
 	if s.opts.OnEvent == nil {
 		return
 	}
@@ -529,7 +521,7 @@ func (s *Session) startTimeout() {
 
 // screenText is the screen without its blank rows at the top and bottom,
 // at most 2000 bytes from the end.
-func screenText(lines adapter.Screen) string {
+func screenText(lines screen.Lines) string {
 	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
 		lines = lines[1:]
 	}

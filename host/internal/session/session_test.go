@@ -17,6 +17,8 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // fakeAdapter reads the screens of testdata/faketui.
@@ -26,11 +28,11 @@ var fakeError = regexp.MustCompile(`(?m)^Error: `)
 
 var fakeRules = []adapter.Rule{
 	{Name: "fake: error", State: adapter.StateError, Match: fakeError,
-		Extract: func(s adapter.Screen, d *adapter.Detection) { d.Message = adapter.RowMatching(s, fakeError) }},
+		Extract: func(s screen.Lines, d *adapter.Detection) { d.Message = adapter.RowMatching(s, fakeError) }},
 	{Name: "fake: login", State: adapter.StateLoginRequired, Match: regexp.MustCompile(`Sign in to continue`),
-		Extract: func(s adapter.Screen, d *adapter.Detection) { d.LoginURL = adapter.FirstURL(s) }},
+		Extract: func(s screen.Lines, d *adapter.Detection) { d.LoginURL = adapter.FirstURL(s) }},
 	{Name: "fake: menu", State: adapter.StateQuestion, Match: regexp.MustCompile(`(?m)^❯ \d+\. `),
-		Extract: func(s adapter.Screen, d *adapter.Detection) {
+		Extract: func(s screen.Lines, d *adapter.Detection) {
 			d.Question, d.Choices, d.Selected, _ = adapter.ParseMenu(s)
 		}},
 	{Name: "fake: thinking", State: adapter.StateBusy, Match: regexp.MustCompile(`esc to interrupt`)},
@@ -41,11 +43,11 @@ func (fakeAdapter) Type() string { return "fake" }
 func (fakeAdapter) Launch(adapter.LaunchOptions) (adapter.Launch, error) {
 	return adapter.Launch{}, nil
 }
-func (fakeAdapter) Preseed(adapter.LaunchOptions) error       { return nil }
-func (fakeAdapter) Detect(s adapter.Screen) adapter.Detection { return adapter.Detect(fakeRules, s) }
+func (fakeAdapter) Preseed(adapter.LaunchOptions) error     { return nil }
+func (fakeAdapter) Detect(s screen.Lines) adapter.Detection { return adapter.Detect(fakeRules, s) }
 
 // Reply is the "● " rows below the last echo of sent.
-func (fakeAdapter) Reply(before, after adapter.Screen, sent string) string {
+func (fakeAdapter) Reply(before, after screen.Lines, sent string) string {
 	first, _, _ := strings.Cut(sent, "\n")
 	start := -1
 	for i, row := range after {
@@ -92,7 +94,7 @@ type agent struct {
 	*Session
 	pty  *os.File
 	mu   sync.Mutex
-	evs  []Event
+	evs  []events.Event
 	done chan struct{}
 }
 
@@ -110,7 +112,7 @@ func startAgent(t *testing.T, opts Options, args ...string) *agent {
 	opts.Input = f
 	opts.Cols, opts.Rows = 100, 30
 	opts.ID = t.Name()
-	opts.OnEvent = func(e Event) {
+	opts.OnEvent = func(e events.Event) {
 		a.mu.Lock()
 		a.evs = append(a.evs, e)
 		a.mu.Unlock()
@@ -148,12 +150,12 @@ func startAgent(t *testing.T, opts Options, args ...string) *agent {
 	return a
 }
 
-func (a *agent) events(typ string) []Event {
+func (a *agent) events(name events.Name) []events.Event {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []Event
+	var out []events.Event
 	for _, e := range a.evs {
-		if e.Type == typ {
+		if e.Event == name {
 			out = append(out, e)
 		}
 	}
@@ -203,16 +205,16 @@ func TestSendRightWhenThePromptShows(t *testing.T) {
 			if got := a.send(t, "hello there"); got != "reply to: hello there" {
 				t.Errorf("reply = %q", got)
 			}
-			if n := len(a.events(EventAgentReady)); n != 1 {
+			if n := len(a.events(events.AgentReady)); n != 1 {
 				t.Errorf("%d agent_ready events, want 1", n)
 			}
-			msgs := a.events(EventMessage)
-			if len(msgs) != 1 || msgs[0].Data["content"] != "reply to: hello there" || msgs[0].Data["role"] != "assistant" {
+			msgs := a.events(events.Message)
+			if len(msgs) != 1 || msgs[0].Data.(events.MessageData).Content != "reply to: hello there" || msgs[0].Data.(events.MessageData).Role != "assistant" {
 				t.Errorf("message events = %v", msgs)
 			}
 			var path []string
-			for _, e := range a.events(EventStatus) {
-				path = append(path, e.Data["to"].(string))
+			for _, e := range a.events(events.Status) {
+				path = append(path, e.Data.(events.StatusData).To)
 			}
 			if want := []string{"ready", "busy", "ready"}; !slices.Equal(path, want) {
 				t.Errorf("statuses = %v, want %v", path, want)
@@ -248,7 +250,7 @@ func TestSameMessageThreeTimes(t *testing.T) {
 			t.Fatalf("reply %d = %q", i+1, got)
 		}
 	}
-	if n := len(a.events(EventMessage)); n != 3 {
+	if n := len(a.events(events.Message)); n != 3 {
 		t.Errorf("%d message events, want 3", n)
 	}
 }
@@ -298,11 +300,14 @@ func TestSendWhileAnotherSendIsInFlight(t *testing.T) {
 
 func TestQuestion(t *testing.T) {
 	a := startAgent(t, Options{}, "-trust")
-	a.eventually(t, "a question event", func() bool { return len(a.events(EventQuestion)) == 1 })
-	ev := a.events(EventQuestion)[0]
-	if ev.Data["question"] != "Do you trust the files in this folder?" ||
-		!slices.Equal(ev.Data["choices"].([]string), []string{"Yes, proceed", "No, exit"}) || ev.Data["selected"] != 0 {
-		t.Errorf("question event data = %v", ev.Data)
+	a.eventually(t, "a question event", func() bool { return len(a.events(events.Question)) == 1 })
+	ev := a.events(events.Question)[0]
+	if q := ev.Data.(events.QuestionData).Asked; q == nil || q.Question != "Do you trust the files in this folder?" ||
+		!slices.Equal(q.Choices, []string{"Yes, proceed", "No, exit"}) || q.Selected != 0 {
+		t.Errorf("question event data = %+v", q)
+	}
+	if ev.AgentID != t.Name() {
+		t.Errorf("question event's agent = %q, want the session's ID", ev.AgentID)
 	}
 	if got := a.Status(); got != StatusStarting {
 		t.Errorf("status with a question = %s, want starting", got)
@@ -323,7 +328,7 @@ func TestQuestion(t *testing.T) {
 	if p := a.Pending(); p != nil {
 		t.Errorf("Pending after the answer = %v", p)
 	}
-	if n := len(a.events(EventQuestion)); n != 1 {
+	if n := len(a.events(events.Question)); n != 1 {
 		t.Errorf("%d question events, want 1 (moving the highlight is no new question)", n)
 	}
 	if err := a.Choose(1); !errors.Is(err, ErrNoQuestion) {
@@ -333,11 +338,11 @@ func TestQuestion(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	a := startAgent(t, Options{}, "-login")
-	a.eventually(t, "a login_required event", func() bool { return len(a.events(EventLoginRequired)) == 1 })
-	if got := a.events(EventLoginRequired)[0].Data["loginUrl"]; got != "https://login.example.com/device?code=ABCD-1234" {
+	a.eventually(t, "a login_required event", func() bool { return len(a.events(events.LoginRequired)) == 1 })
+	if got := a.events(events.LoginRequired)[0].Data.(events.LoginRequiredData).LoginURL; got != "https://login.example.com/device?code=ABCD-1234" {
 		t.Errorf("loginUrl = %v", got)
 	}
-	if p := a.Pending(); p == nil || p.Kind != EventLoginRequired {
+	if p := a.Pending(); p == nil || p.Type != events.LoginRequired {
 		t.Fatalf("Pending = %v", p)
 	}
 	if err := a.SendKeys([]string{"Enter"}); err != nil {
@@ -355,7 +360,7 @@ func TestStartTimeout(t *testing.T) {
 	if err := a.Error(); !strings.Contains(err, "not ready after 300ms") || !strings.Contains(err, "Welcome to FakeTUI\n  starting…") {
 		t.Errorf("Error() = %q, want the timeout and the screen", err)
 	}
-	if evs := a.events(EventAgentError); len(evs) != 1 {
+	if evs := a.events(events.AgentError); len(evs) != 1 {
 		t.Errorf("agent_error events = %v", evs)
 	}
 	if _, err := a.Send(context.Background(), "hi", true, deadline); !errors.Is(err, ErrFailed) {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func TestMetrics(t *testing.T) {
+func TestMetricsHandlerExposesEverySeries(t *testing.T) {
 	m := New(Sources{
 		Agents: func() []AgentState {
 			return []AgentState{{"ready", "claude", "local"}, {"ready", "claude", "local"}, {"busy", "codex", "docker"}}
