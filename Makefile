@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 PLUGINS   := $(BIN)/plugins
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-MODULES   := ./sdk/... ./sdk/agent/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/... ./examples/...
+MODULES   := ./sdk/... ./sdk/agent/... ./sdk/agent/registry/registrytest/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/... ./test/kube/... ./examples/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
@@ -54,7 +54,7 @@ bench: build
 
 lint:
 	$(GO) vet $(MODULES)
-	@out=$$(gofmt -l sdk host plugins examples); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l sdk host plugins examples test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fmt:
 	gofmt -w sdk host plugins

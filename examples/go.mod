@@ -4,8 +4,11 @@ go 1.26.0
 
 replace github.com/parallax/parallax/sdk/agent => ../sdk/agent
 
+replace github.com/parallax/parallax/sdk/agent/registry/registrytest => ../sdk/agent/registry/registrytest
+
 require (
 	github.com/parallax/parallax/sdk/agent v0.0.0
+	github.com/parallax/parallax/sdk/agent/registry/registrytest v0.0.0
 	go.etcd.io/etcd/client/v3 v3.6.16
 	google.golang.org/grpc v1.85.0
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestRing(t *testing.T) {
+func TestRingKeepsTheNewestBytes(t *testing.T) {
 	tests := []struct {
 		name    string
 		size    int
@@ -57,7 +57,7 @@ func TestRing(t *testing.T) {
 	}
 }
 
-func TestReader(t *testing.T) {
+func TestReaderFollowsTheRingAndCountsSkips(t *testing.T) {
 	r := NewRing(4)
 	var skipped int64
 	rd := r.NewReader(func(n int64) { skipped += n })

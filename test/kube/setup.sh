@@ -17,8 +17,8 @@
 # thing it needs from outside.
 #
 # Unlike test/docker/setup.sh this one fails (exit 1) when it cannot build:
-# the caller (internal/testcluster) turns that into a loud skip, or a
-# failure under CI=true.
+# the caller (testcluster, beside this script) turns that into a loud skip,
+# or a failure under CI=true.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

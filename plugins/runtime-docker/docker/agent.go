@@ -1,12 +1,10 @@
 package docker
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"sync"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/agenttable"
 	"github.com/parallax/parallax/sdk/scrollback"
 )
 
@@ -28,16 +27,14 @@ const (
 	engineCall = time.Minute
 )
 
-// agent is one container: running, or exited and not yet stopped.
+// agent is one container: running, or exited and not yet stopped. Its
+// exit is recorded once the engine reports it.
 type agent struct {
-	id        string // the agent's id, as the host knows it
+	*agenttable.Agent
 	container string // the engine's container id
 	log       hclog.Logger
 	cli       *client.Client
 	out       *scrollback.Ring
-	labels    map[string]string
-	warnings  []string
-	startedAt time.Time
 
 	// ctx lives as long as the agent; cancelling it ends the engine calls
 	// that follow the container.
@@ -50,37 +47,27 @@ type agent struct {
 	waitRes client.ContainerWaitResult
 	writeMu sync.Mutex
 
-	exited   chan struct{} // closed once the exit status is known
 	pumpDone chan struct{} // closed once the attach stream ended
-	drained  chan struct{} // closed once readers may get EOF
-	timer    *time.Timer
-
-	// stopMu serialises ending the agent: by timeout, Stop, or both.
-	stopMu   sync.Mutex
-	released bool
 
 	removeOnce sync.Once
 	removeErr  error
 
-	mu     sync.Mutex
-	exit   *runtime.ExitStatus
-	reason string // why we are ending it; "" while nobody is
+	mu     sync.Mutex // guards sample
 	sample cpuSample
 }
 
 func newAgent(log hclog.Logger, cli *client.Client, id, containerID string, scrollbackBytes int) *agent {
 	ctx, cancel := context.WithCancel(context.Background())
+	log = log.With("agent", id, "container", shortID(containerID))
 	return &agent{
-		id:        id,
+		Agent:     agenttable.NewAgent(id, log),
 		container: containerID,
-		log:       log.With("agent", id, "container", shortID(containerID)),
+		log:       log,
 		cli:       cli,
 		out:       scrollback.NewRing(scrollbackBytes),
 		ctx:       ctx,
 		cancel:    cancel,
-		exited:    make(chan struct{}),
 		pumpDone:  make(chan struct{}),
-		drained:   make(chan struct{}),
 	}
 }
 
@@ -130,24 +117,14 @@ func (a *agent) pump() {
 // watch waits for the exit, records it, lets readers drain, and removes
 // the container: its output and status are ours by then.
 func (a *agent) watch() {
-	st := a.awaitExit()
-	a.mu.Lock()
-	st.Reason = cmp.Or(st.Reason, a.reason, "exited")
-	a.exit = &st
-	a.mu.Unlock()
-	close(a.exited)
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.log.Debug("agent exited", "code", st.Code, "signal", st.Signal, "reason", st.Reason)
-
+	a.Exit(a.awaitExit())
 	select {
 	case <-a.pumpDone:
 	case <-time.After(drainMax):
 		a.log.Warn("attach stream still open after the container exited; ending it")
 	}
 	a.out.Close()
-	close(a.drained)
+	a.Drained()
 	if err := a.remove(); err != nil {
 		a.log.Warn("cannot remove exited container", "error", err)
 	}
@@ -184,90 +161,21 @@ func (a *agent) awaitExit() runtime.ExitStatus {
 	}
 }
 
-func (a *agent) hasExited() bool {
-	select {
-	case <-a.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-func (a *agent) info() runtime.AgentInfo {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	info := runtime.AgentInfo{
-		ID:        a.id,
-		State:     runtime.StateRunning,
-		StartedAt: a.startedAt,
-		Labels:    maps.Clone(a.labels),
-		Warnings:  append([]string(nil), a.warnings...),
-	}
-	if a.exit != nil {
-		exit := *a.exit
-		info.State, info.Exit = runtime.StateExited, &exit
-	}
-	return info
-}
-
-// setReason records why we end the agent, unless it already ended. A
-// timeout stays a timeout even when it has to escalate to SIGKILL.
-func (a *agent) setReason(reason string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.exit == nil && a.reason != "timeout" {
-		a.reason = reason
-	}
-}
-
-// armDeadline stops the agent at deadline, if it has one.
+// armDeadline stops the agent at deadline, gracefully.
 func (a *agent) armDeadline(deadline time.Time, grace time.Duration) {
-	if deadline.IsZero() {
-		return
-	}
-	a.timer = time.AfterFunc(time.Until(deadline), func() {
-		a.log.Info("agent reached its timeout; stopping it")
-		if err := a.terminate(context.Background(), true, grace, "timeout"); err != nil {
-			a.log.Error("cannot stop agent at its timeout", "error", err)
-		}
-	})
+	a.ArmDeadline(deadline, func() error { return a.terminate(context.Background(), true, grace, "timeout") })
 }
 
 // terminate ends the container. Graceful sends SIGTERM (to the init, which
 // passes it on) and waits up to grace; then, or at once when not graceful,
 // SIGKILL. It returns once the exit is known.
 func (a *agent) terminate(ctx context.Context, graceful bool, grace time.Duration, reason string) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if a.hasExited() {
-		return nil
-	}
-	if graceful {
-		a.setReason(reason)
-		a.signal("SIGTERM")
-		t := time.NewTimer(grace)
-		select {
-		case <-a.exited:
-		case <-t.C:
-		case <-ctx.Done():
-			// Leaving the container running is worse than not waiting: kill.
+	return a.Terminate(ctx, graceful, grace, reason, func() { a.signal("SIGTERM") }, func(context.Context) error {
+		if !a.HasExited() {
+			a.signal("SIGKILL")
 		}
-		t.Stop()
-	}
-	if !a.hasExited() {
-		if reason == "timeout" {
-			a.setReason(reason)
-		} else {
-			a.setReason("killed")
-		}
-		a.signal("SIGKILL")
-	}
-	select {
-	case <-a.exited:
 		return nil
-	case <-time.After(engineCall):
-		return errors.New("container did not exit after SIGKILL")
-	}
+	})
 }
 
 // signal sends sig to the container. A container that exited meanwhile
@@ -275,7 +183,7 @@ func (a *agent) terminate(ctx context.Context, graceful bool, grace time.Duratio
 func (a *agent) signal(sig string) {
 	ctx, cancel := context.WithTimeout(context.Background(), engineCall)
 	defer cancel()
-	if _, err := a.cli.ContainerKill(ctx, a.container, client.ContainerKillOptions{Signal: sig}); err != nil && !a.hasExited() {
+	if _, err := a.cli.ContainerKill(ctx, a.container, client.ContainerKillOptions{Signal: sig}); err != nil && !a.HasExited() {
 		a.log.Debug("signal not delivered", "signal", sig, "error", err)
 	}
 }
@@ -283,26 +191,13 @@ func (a *agent) signal(sig string) {
 // release frees what the agent holds once its container exited: the
 // stream, the engine calls, the container.
 func (a *agent) release(ctx context.Context) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if a.released {
-		return nil
-	}
-	a.released = true
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	// A TERM trap's last words may still be on their way; they arrive
-	// before the stream ends.
-	select {
-	case <-a.drained:
-	case <-ctx.Done():
-	}
-	err := a.remove()
-	a.stream.Close()
-	a.cancel()
-	a.out.Close()
-	return err
+	return a.Release(ctx, func() error {
+		err := a.remove()
+		a.stream.Close()
+		a.cancel()
+		a.out.Close()
+		return err
+	})
 }
 
 // discard undoes a launch that failed half-way.
@@ -332,11 +227,11 @@ func (a *agent) remove() error {
 }
 
 func (a *agent) resize(ctx context.Context, size runtime.Size) error {
-	if a.hasExited() {
+	if a.HasExited() {
 		return nil
 	}
 	_, err := a.cli.ContainerResize(ctx, a.container, client.ContainerResizeOptions{Height: uint(size.Rows), Width: uint(size.Cols)})
-	if err != nil && a.hasExited() {
+	if err != nil && a.HasExited() {
 		return nil
 	}
 	return err
@@ -367,14 +262,10 @@ func (a *agent) resizeRetrying(ctx context.Context, size runtime.Size) error {
 func (a *agent) attach() *scrollback.Conn {
 	return a.out.NewConn(func(n int64) {
 		a.log.Debug("slow reader skipped output", "bytes", n)
-	}, a.input)
+	}, a.Input(a.write))
 }
 
-// input writes p to the agent's terminal.
-func (a *agent) input(p []byte) (int, error) {
-	if a.hasExited() {
-		return 0, errors.New("agent exited")
-	}
+func (a *agent) write(p []byte) (int, error) {
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()
 	return a.stream.Conn.Write(p)

@@ -3,9 +3,9 @@
 // engine, and labels that let a restarted plugin find and adopt the
 // containers it started, and never touch anyone else's.
 //
-// The files follow the layout every parallax runtime shares: config.go (the
-// config {} block), runtime.go (runtime.Runtime), agent.go (one running
-// agent), state.go (labels and recovery after a restart), stats.go, and,
-// specific to this runtime, image.go (which image, and pulling it) and
-// ring.go (the output kept for replay).
+// The files follow the layout every parallax runtime shares: runtime.go
+// (runtime.Runtime), agent.go (one running agent), state.go (labels and
+// Recover), stats.go and config.go (the config {} block); and, specific to
+// this runtime, image.go (which image, and pulling it) and home.go (the
+// agent's home, copied into its container).
 package docker

@@ -6,14 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/moby/moby/client"
+
+	"github.com/parallax/parallax/sdk/runtime/hometar"
 )
 
 // agentHome is where an agent finds the copy of its Spec.Home. The agent
@@ -36,60 +36,6 @@ func checkHome(dir string) error {
 	return nil
 }
 
-// homeArchive packs the files and directories under dir as a tar that
-// unpacks at "/" into agentHome, owned by uid:gid. A copy, not a bind
-// mount: the files then belong to the container's user, whoever owns them
-// here, and the agent's writes stay in its container.
-func homeArchive(dir string, uid, gid int) (*bytes.Reader, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	root := path.Clean(agentHome)[1:] // "home/agent"
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() && !d.IsDir() {
-			return nil // the host writes only files and directories here
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = path.Join(root, filepath.ToSlash(rel))
-		hdr.Uname, hdr.Gname, hdr.Uid, hdr.Gid = "", "", uid, gid
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = tw.Write(b)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pack the agent's home %s: %w", dir, err)
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(buf.Bytes()), nil
-}
-
 // copyHome copies dir into the container's agentHome, owned by the user
 // the agent runs as: the config's user, else the image's. The engine could
 // set the owner itself (CopyUIDGID), but it looks names up in the host's
@@ -109,11 +55,11 @@ func copyHome(ctx context.Context, cli *client.Client, containerID, user, image,
 	if err != nil {
 		return fmt.Errorf("the agent's home: user %q: %w", user, err)
 	}
-	home, err := homeArchive(dir, uid, gid)
+	home, err := hometar.Pack(dir, hometar.Options{Prefix: agentHome, UID: uid, GID: gid})
 	if err != nil {
 		return err
 	}
-	opts := client.CopyToContainerOptions{DestinationPath: "/", Content: home}
+	opts := client.CopyToContainerOptions{DestinationPath: "/", Content: bytes.NewReader(home)}
 	if _, err := cli.CopyToContainer(ctx, containerID, opts); err != nil {
 		return fmt.Errorf("copy the agent's home into its container %s: %w", shortID(containerID), err)
 	}

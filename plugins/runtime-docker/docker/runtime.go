@@ -21,6 +21,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/agenttable"
+	"github.com/parallax/parallax/sdk/runtime/configblock"
 )
 
 // Version is the plugin's version.
@@ -50,17 +52,13 @@ var defaultSize = runtime.Size{Cols: 80, Rows: 24}
 type Runtime struct {
 	log hclog.Logger
 
-	mu         sync.Mutex
-	configured bool
-	cfg        Config
-	host       string // HostInstance as given
-	cli        *client.Client
-	// agents by id; a nil entry is an id reserved by a Start in progress.
-	agents map[string]*agent
+	// mu guards what Configure sets, once, before it opens agents.
+	mu   sync.Mutex
+	cfg  Config
+	host string // HostInstance as given
+	cli  *client.Client
 
-	// recovering keeps Starts out while Recover sweeps containers, which
-	// would otherwise remove one a Start just created.
-	recovering sync.RWMutex
+	agents agenttable.Table[*agent]
 }
 
 var (
@@ -75,7 +73,7 @@ func New(log hclog.Logger) *Runtime {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Runtime{log: log, agents: make(map[string]*agent)}
+	return &Runtime{log: log}
 }
 
 func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
@@ -87,7 +85,7 @@ func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
 		// it says so when the container is created, and those warnings
 		// reach the agent's Warnings.
 		Capabilities: runtime.Capabilities{CPULimit: true, MemoryLimit: true, Timeout: true},
-		ConfigSchema: slices.Clone(configSchema),
+		ConfigSchema: configblock.Schema(new(Config).attrs()),
 		AgentPaths:   runtime.AgentPaths{Home: agentHome, Workdir: workspace},
 	}, nil
 }
@@ -113,11 +111,12 @@ func (r *Runtime) Configure(_ context.Context, req runtime.ConfigureRequest) err
 	host := cmp.Or(req.HostInstance, "default")
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.configured {
+	if r.agents.Ready() == nil {
 		_ = cli.Close()
 		return errors.New("runtime already configured")
 	}
-	r.cfg, r.host, r.cli, r.configured = cfg, host, cli, true
+	r.cfg, r.host, r.cli = cfg, host, cli
+	r.agents.Open()
 	r.log.Info("configured", "host_instance", host, "engine", cli.DaemonHost(), "network", cfg.Network,
 		"pull_policy", cfg.PullPolicy)
 	return nil
@@ -135,18 +134,10 @@ func (r *Runtime) Health(ctx context.Context) (runtime.Health, error) {
 	if err != nil {
 		return runtime.Health{Message: engineDown(cli.DaemonHost(), cfg, err)}, nil
 	}
-	active := 0
-	r.mu.Lock()
-	for _, a := range r.agents {
-		if a != nil && !a.hasExited() {
-			active++
-		}
-	}
-	r.mu.Unlock()
 	return runtime.Health{
 		Healthy:      true,
 		Message:      fmt.Sprintf("Docker engine at %s, API %s, network %q", cli.DaemonHost(), ping.APIVersion, cfg.Network),
-		ActiveAgents: active,
+		ActiveAgents: r.agents.Active(),
 	}, nil
 }
 
@@ -180,28 +171,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.AgentIn
 	if err != nil {
 		return runtime.AgentInfo{}, err
 	}
-	r.recovering.RLock()
-	defer r.recovering.RUnlock()
-	r.mu.Lock()
-	if _, ok := r.agents[spec.ID]; ok {
-		r.mu.Unlock()
-		return runtime.AgentInfo{}, fmt.Errorf("%w: %q", runtime.ErrAlreadyExists, spec.ID)
-	}
-	r.agents[spec.ID] = nil
-	r.mu.Unlock()
-
-	a, err := r.launch(ctx, cli, cfg, spec, p)
-	r.mu.Lock()
-	if err != nil {
-		delete(r.agents, spec.ID)
-	} else {
-		r.agents[spec.ID] = a
-	}
-	r.mu.Unlock()
-	if err != nil {
-		return runtime.AgentInfo{}, err
-	}
-	return a.info(), nil
+	return r.agents.Start(spec.ID, func() (*agent, error) { return r.launch(ctx, cli, cfg, spec, p) })
 }
 
 // check validates a spec and works out the container to create. Every
@@ -404,7 +374,7 @@ func (r *Runtime) launch(ctx context.Context, cli *client.Client, cfg Config, sp
 		return nil, fmt.Errorf("create container for %q: %w", spec.ID, err)
 	}
 	a := newAgent(r.log, cli, spec.ID, created.ID, cfg.ScrollbackBytes)
-	a.labels, a.warnings = maps.Clone(spec.Labels), created.Warnings
+	a.Labels, a.Warnings = maps.Clone(spec.Labels), created.Warnings
 	fail := func(err error) (*agent, error) {
 		a.discard()
 		return nil, err
@@ -423,13 +393,13 @@ func (r *Runtime) launch(ctx context.Context, cli *client.Client, cfg Config, sp
 		}
 		return fail(fmt.Errorf("start container of %q: %w", spec.ID, err))
 	}
-	a.startedAt = time.Now()
+	a.StartedAt = time.Now()
 	a.armDeadline(deadline, cfg.DefaultStopTimeout)
 	a.follow()
 	if err := a.resizeRetrying(ctx, p.size); err != nil {
 		a.log.Warn("cannot set the terminal size", "error", err)
 	}
-	for _, w := range a.warnings {
+	for _, w := range a.Warnings {
 		a.log.Warn(w)
 	}
 	a.log.Info("agent started", "container", shortID(created.ID), "image", p.image)
@@ -437,7 +407,7 @@ func (r *Runtime) launch(ctx context.Context, cli *client.Client, cfg Config, sp
 }
 
 func (r *Runtime) Attach(ctx context.Context, id string) (io.ReadWriteCloser, error) {
-	a, err := r.get(id)
+	a, err := r.agents.Get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -445,112 +415,39 @@ func (r *Runtime) Attach(ctx context.Context, id string) (io.ReadWriteCloser, er
 }
 
 func (r *Runtime) Stop(ctx context.Context, id string, opts runtime.StopOptions) error {
-	a, err := r.get(id)
-	if err != nil {
-		return err
-	}
-	grace := opts.Timeout
-	if grace <= 0 {
-		grace = r.cfg.DefaultStopTimeout
-	}
-	if err := a.terminate(ctx, !opts.Force, grace, "stopped"); err != nil {
-		return fmt.Errorf("stop %q: %w", id, err)
-	}
-	if err := a.release(ctx); err != nil {
-		return fmt.Errorf("stop %q: %w", id, err)
-	}
-	r.mu.Lock()
-	if r.agents[id] == a {
-		delete(r.agents, id)
-	}
-	r.mu.Unlock()
-	a.log.Info("agent stopped")
-	return nil
+	return r.agents.Stop(id, func(a *agent) error {
+		grace := cmp.Or(max(opts.Timeout, 0), r.cfg.DefaultStopTimeout)
+		if err := a.terminate(ctx, !opts.Force, grace, "stopped"); err != nil {
+			return err
+		}
+		return a.release(ctx)
+	})
 }
 
 func (r *Runtime) Wait(ctx context.Context, id string) (runtime.ExitStatus, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.ExitStatus{}, err
-	}
-	select {
-	case <-a.exited:
-		return *a.info().Exit, nil
-	case <-ctx.Done():
-		return runtime.ExitStatus{}, ctx.Err()
-	}
+	return r.agents.Wait(ctx, id)
 }
 
 func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.AgentInfo, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.AgentInfo{}, err
-	}
-	return a.info(), nil
+	return r.agents.Inspect(id)
 }
 
 func (r *Runtime) List(context.Context) ([]runtime.AgentInfo, error) {
-	if _, _, err := r.ready(); err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	agents := make([]*agent, 0, len(r.agents))
-	for _, a := range r.agents {
-		if a != nil {
-			agents = append(agents, a)
-		}
-	}
-	r.mu.Unlock()
-	infos := make([]runtime.AgentInfo, 0, len(agents))
-	for _, a := range agents {
-		infos = append(infos, a.info())
-	}
-	slices.SortFunc(infos, func(x, y runtime.AgentInfo) int {
-		return cmp.Or(x.StartedAt.Compare(y.StartedAt), strings.Compare(x.ID, y.ID))
-	})
-	return infos, nil
+	return r.agents.List()
 }
 
 func (r *Runtime) Resize(ctx context.Context, id string, size runtime.Size) error {
-	a, err := r.get(id)
-	if err != nil {
-		return err
-	}
-	if size.Cols == 0 || size.Rows == 0 {
-		return fmt.Errorf("%w: size %dx%d: columns and rows must be positive", runtime.ErrInvalidSpec, size.Cols, size.Rows)
-	}
-	return a.resize(ctx, size)
-}
-
-func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.Stats{}, err
-	}
-	return a.stats(ctx)
+	return r.agents.Resize(id, size, func(a *agent) error { return a.resize(ctx, size) })
 }
 
 // ready returns the configuration and client, or ErrNotConfigured.
 func (r *Runtime) ready() (Config, *client.Client, error) {
+	if err := r.agents.Ready(); err != nil {
+		return Config{}, nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.configured {
-		return Config{}, nil, runtime.ErrNotConfigured
-	}
 	return r.cfg, r.cli, nil
-}
-
-func (r *Runtime) get(id string) (*agent, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.configured {
-		return nil, runtime.ErrNotConfigured
-	}
-	a := r.agents[id]
-	if a == nil {
-		return nil, fmt.Errorf("%w: %q", runtime.ErrNotFound, id)
-	}
-	return a, nil
 }
 
 // shortID is a container id as `docker ps` shows it.

@@ -40,7 +40,7 @@ func start(t *testing.T, r *Runtime, spec runtime.Spec) runtime.AgentInfo {
 // inspect returns the engine's view of an agent's container.
 func inspect(t *testing.T, r *Runtime, id string) container.InspectResponse {
 	t.Helper()
-	a, err := r.get(id)
+	a, err := r.agents.Get(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,8 +104,8 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.recovering.Lock()
-	defer r.recovering.Unlock()
+	// A container a Start just created would look left over.
+	defer r.agents.PauseStarts()()
 	found, err := ours(ctx, cli, r.host)
 	if err != nil {
 		return nil, fmt.Errorf("list containers of host instance %q: %w", r.host, err)
@@ -114,10 +114,7 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	var errs []error
 	for _, c := range found {
 		id := c.Labels[labelAgent]
-		r.mu.Lock()
-		_, known := r.agents[id]
-		r.mu.Unlock()
-		if known {
+		if r.agents.Has(id) {
 			continue
 		}
 		deadline, _ := time.Parse(time.RFC3339Nano, c.Labels[labelDeadline])
@@ -135,10 +132,7 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			errs = append(errs, fmt.Errorf("adopt container %s of agent %q: %w", shortID(c.ID), id, err))
 			continue
 		}
-		r.mu.Lock()
-		r.agents[id] = a
-		r.mu.Unlock()
-		info := a.info()
+		info := a.Info()
 		// The container is where the env, keys included, is kept; the host
 		// needs it to mask the agent's keys after its own restart.
 		info.Env = env
@@ -150,27 +144,32 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	return adopted, nil
 }
 
-// adopt follows a running container again: a new attach stream and wait,
-// and its deadline re-armed. Output from before the attach is not
-// replayed; the host still has what it read then. It returns the
-// container's env too.
+// adopt follows a running container again, kept in r.agents: a new
+// attach stream and wait, and its deadline re-armed. Output from before
+// the attach is not replayed; the host still has what it read then. It
+// returns the container's env too.
 func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c container.Summary, deadline time.Time) (*agent, map[string]string, error) {
 	got, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
 	a := newAgent(r.log, cli, c.Labels[labelAgent], c.ID, cfg.ScrollbackBytes)
-	a.labels = map[string]string{}
-	if err := json.Unmarshal([]byte(c.Labels[labelSpecLabels]), &a.labels); err != nil {
+	a.Labels = map[string]string{}
+	if err := json.Unmarshal([]byte(c.Labels[labelSpecLabels]), &a.Labels); err != nil {
 		a.log.Warn("container has no readable host labels; adopting it without them", "error", err)
 	}
-	a.startedAt = time.Unix(c.Created, 0)
+	a.StartedAt = time.Unix(c.Created, 0)
 	if got.Container.State != nil {
 		if t, err := time.Parse(time.RFC3339Nano, got.Container.State.StartedAt); err == nil {
-			a.startedAt = t
+			a.StartedAt = t
 		}
 	}
 	if err := a.connect(ctx, container.WaitConditionNotRunning); err != nil {
+		a.cancel()
+		return nil, nil, err
+	}
+	if err := r.agents.Add(a); err != nil {
+		a.stream.Close()
 		a.cancel()
 		return nil, nil, err
 	}

@@ -4,12 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/parallax/parallax/sdk/runtime"
 )
+
+func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
+	a, err := r.agents.Get(id)
+	if err != nil {
+		return runtime.Stats{}, err
+	}
+	return a.stats(ctx)
+}
 
 // cpuSample is a point on a container's cumulative CPU time, with the
 // machine's, as the engine reports both.
@@ -55,9 +62,8 @@ func memoryBytes(m container.MemoryStats) uint64 {
 // the previous call; on the first call the engine takes two samples a
 // second apart itself.
 func (a *agent) stats(ctx context.Context) (runtime.Stats, error) {
-	if a.hasExited() {
-		info := a.info()
-		return runtime.Stats{Uptime: info.Exit.ExitedAt.Sub(a.startedAt)}, nil
+	if a.HasExited() {
+		return runtime.Stats{Uptime: a.Uptime()}, nil
 	}
 	a.mu.Lock()
 	prev := a.sample
@@ -65,7 +71,7 @@ func (a *agent) stats(ctx context.Context) (runtime.Stats, error) {
 	first := prev.system == 0
 	res, err := a.cli.ContainerStats(ctx, a.container, client.ContainerStatsOptions{IncludePreviousSample: first})
 	if err != nil {
-		if a.hasExited() {
+		if a.HasExited() {
 			return a.stats(ctx)
 		}
 		return runtime.Stats{}, fmt.Errorf("stats of container %s: %w", shortID(a.container), err)
@@ -85,7 +91,7 @@ func (a *agent) stats(ctx context.Context) (runtime.Stats, error) {
 	return runtime.Stats{
 		CPUPercent:  cpuPercent(prev, cur),
 		MemoryBytes: memoryBytes(s.MemoryStats),
-		Uptime:      time.Since(a.startedAt),
+		Uptime:      a.Uptime(),
 		Processes:   int(s.PidsStats.Current),
 	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"sync"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/agenttable"
 	"github.com/parallax/parallax/sdk/scrollback"
 )
 
@@ -34,20 +34,17 @@ const (
 	// drainMax bounds how long readers wait, after the pod finished, for
 	// the rest of its output to come through the attach stream.
 	drainMax = 5 * time.Second
-	// annotationGateOpen marks a pod whose gate the plugin opened, so a
-	// restarted plugin re-attaching doesn't type a stray newline.
-	annotationGateOpen = "parallax.gate-open"
 )
 
-// agent is one pod: running, or finished and not yet stopped.
+// agent is one pod: running, or finished and not yet stopped. Its exit is
+// recorded once the pod finished or is gone.
 type agent struct {
-	id, name, namespace string
-	log                 hclog.Logger
-	client              kubernetes.Interface
-	rest                *rest.Config
-	out                 *scrollback.Ring
-	labels              map[string]string
-	startedAt           time.Time
+	*agenttable.Agent
+	name, namespace string
+	log             hclog.Logger
+	client          kubernetes.Interface
+	rest            *rest.Config
+	out             *scrollback.Ring
 
 	// ctx lives as long as the agent; cancelling it ends the attach stream
 	// and the watch.
@@ -58,33 +55,24 @@ type agent struct {
 	writeMu sync.Mutex
 	sizes   chan sizeRequest
 
-	exited     chan struct{} // closed once the exit status is known
 	streamDone chan struct{} // closed once the attach stream ended
-	drained    chan struct{} // closed once readers may get EOF
-	timer      *time.Timer
-
-	stopMu   sync.Mutex
-	released bool
-
-	mu     sync.Mutex
-	exit   *runtime.ExitStatus
-	reason string // why we are ending it; "" while nobody is
 }
 
 func newAgent(r *Runtime, cfg Config, id, name string) *agent {
 	ctx, cancel := context.WithCancel(context.Background())
+	log := r.log.With("agent", id, "pod", name)
 	return &agent{
-		id: id, name: name, namespace: cfg.Namespace,
-		log:        r.log.With("agent", id, "pod", name),
+		Agent:      agenttable.NewAgent(id, log),
+		name:       name,
+		namespace:  cfg.Namespace,
+		log:        log,
 		client:     r.client,
 		rest:       r.rest,
 		out:        scrollback.NewRing(cfg.ScrollbackBytes),
 		ctx:        ctx,
 		cancel:     cancel,
 		sizes:      make(chan sizeRequest, 4),
-		exited:     make(chan struct{}),
 		streamDone: make(chan struct{}),
-		drained:    make(chan struct{}),
 	}
 }
 
@@ -318,93 +306,53 @@ func (a *agent) follow() {
 	if last.exit != nil {
 		st = *last.exit
 	}
-	a.mu.Lock()
-	if a.reason != "" && (st.Reason == "exited" || st.Reason == "lost: its pod was deleted") {
-		if st.Reason != "exited" && a.reason == "killed" {
-			// Force-deleted: the pod went at once, and the kubelet kills
-			// what runs without reporting it.
-			st.Signal = "SIGKILL"
+	a.ExitWith(func(reason string) runtime.ExitStatus {
+		// Ours says more than the pod's plain end.
+		if reason != "" && (st.Reason == "exited" || st.Reason == "lost: its pod was deleted") {
+			if st.Reason != "exited" && reason == "killed" {
+				// Force-deleted: the pod went at once, and the kubelet kills
+				// what runs without reporting it.
+				st.Signal = "SIGKILL"
+			}
+			st.Reason = reason
 		}
-		st.Reason = a.reason
-	}
-	st.Reason = cmp.Or(st.Reason, "exited")
-	a.exit = &st
-	a.mu.Unlock()
-	close(a.exited)
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.log.Debug("agent exited", "code", st.Code, "signal", st.Signal, "reason", st.Reason)
+		st.Reason = cmp.Or(st.Reason, "exited")
+		return st
+	})
 	select {
 	case <-a.streamDone:
 	case <-time.After(drainMax):
 	}
 	a.out.Close()
-	close(a.drained)
-}
-
-func (a *agent) hasExited() bool {
-	select {
-	case <-a.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-func (a *agent) info() runtime.AgentInfo {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	info := runtime.AgentInfo{ID: a.id, State: runtime.StateRunning, StartedAt: a.startedAt, Labels: maps.Clone(a.labels)}
-	if a.exit != nil {
-		exit := *a.exit
-		info.State, info.Exit = runtime.StateExited, &exit
-	}
-	return info
-}
-
-func (a *agent) setReason(reason string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.exit == nil && a.reason != "timeout" {
-		a.reason = reason
-	}
+	a.Drained()
 }
 
 // armDeadline stops the agent at deadline: the host-side twin of
 // activeDeadlineSeconds, which only a kubelet enforces.
 func (a *agent) armDeadline(deadline time.Time, grace time.Duration) {
-	if deadline.IsZero() {
-		return
-	}
-	a.timer = time.AfterFunc(time.Until(deadline), func() {
-		a.log.Info("agent reached its timeout; stopping it")
-		if err := a.terminate(context.Background(), grace, "timeout"); err != nil {
-			a.log.Error("cannot stop agent at its timeout", "error", err)
-		}
-	})
+	a.ArmDeadline(deadline, func() error { return a.terminate(context.Background(), grace, "timeout") })
 }
 
 // terminate deletes the pod with grace (0 kills at once) and returns once
 // its exit is known.
 func (a *agent) terminate(ctx context.Context, grace time.Duration, reason string) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if a.hasExited() {
-		return nil
-	}
-	a.setReason(reason)
-	if err := a.deletePod(grace); err != nil {
-		return err
-	}
-	select {
-	case <-a.exited:
-		return nil
-	case <-time.After(grace + apiCall):
-		return fmt.Errorf("pod %s is still there %v after it was deleted", a.name, grace+apiCall)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return a.Stopping(func() error {
+		if a.HasExited() {
+			return nil
+		}
+		a.SetReason(reason)
+		if err := a.deletePod(grace); err != nil {
+			return err
+		}
+		select {
+		case <-a.Exited():
+			return nil
+		case <-time.After(grace + apiCall):
+			return fmt.Errorf("pod %s is still there %v after it was deleted", a.name, grace+apiCall)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }
 
 func (a *agent) deletePod(grace time.Duration) error {
@@ -423,24 +371,13 @@ func (a *agent) deletePod(grace time.Duration) error {
 // release frees what the agent holds once its pod finished: the stream,
 // the watch, the pod and its secret.
 func (a *agent) release(ctx context.Context) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if a.released {
-		return nil
-	}
-	a.released = true
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	select {
-	case <-a.drained:
-	case <-ctx.Done():
-	}
-	err := errors.Join(a.deletePod(0), deleteSecret(a.client, a.namespace, a.name))
-	a.cancel()
-	a.stdin.Close()
-	a.out.Close()
-	return err
+	return a.Release(ctx, func() error {
+		err := errors.Join(a.deletePod(0), deleteSecret(a.client, a.namespace, a.name))
+		a.cancel()
+		a.stdin.Close()
+		a.out.Close()
+		return err
+	})
 }
 
 func deleteSecret(client kubernetes.Interface, namespace, name string) error {
@@ -458,13 +395,5 @@ func deleteSecret(client kubernetes.Interface, namespace, name string) error {
 func (a *agent) attach() *scrollback.Conn {
 	return a.out.NewConn(func(n int64) {
 		a.log.Debug("slow reader skipped output", "bytes", n)
-	}, a.input)
-}
-
-// input writes p to the agent's terminal.
-func (a *agent) input(p []byte) (int, error) {
-	if a.hasExited() {
-		return 0, errors.New("agent exited")
-	}
-	return a.write(p)
+	}, a.Input(a.write))
 }

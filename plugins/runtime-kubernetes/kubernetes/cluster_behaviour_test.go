@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/parallax/parallax/plugins/runtime-kubernetes/internal/testcluster"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/test/kube/testcluster"
 )
 
 // These run the runtime against the real API server of startCluster, one
@@ -115,9 +115,11 @@ func testRecoverAdopts(t *testing.T, c *testcluster.Cluster) {
 		t.Fatal(err)
 	}
 	// The plugin dies: its streams and watches go, the pod stays.
-	first.mu.Lock()
-	first.agents["adoptee"].cancel()
-	first.mu.Unlock()
+	a, err := first.agents.Get("adoptee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cancel()
 
 	second := configured(t, c, host, nil)
 	adopted, err := second.Recover(ctx)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/parallax/parallax/plugins/runtime-kubernetes/internal/testcluster"
-	"github.com/parallax/parallax/plugins/runtime-kubernetes/internal/testkubelet"
+	"github.com/parallax/parallax/test/kube/testcluster"
+	"github.com/parallax/parallax/test/kube/testkubelet"
 )
 
 // startCluster runs a real API server, scheduler and kwok, with the fake

@@ -1,17 +1,10 @@
 package kubernetes
 
 import (
-	"archive/tar"
-	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,24 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/hometar"
 )
 
-// What survives a plugin restart is the pod, its labels and annotations:
-// a restarted plugin lists the pods labelled with its host instance. Pods
-// without our labels, or with another host instance's, are never touched.
 const (
-	labelPrefix       = "parallax."
-	labelManaged      = "parallax.managed" // always "true"
-	labelAgent        = "parallax.agent"   // the agent id
-	labelHostInstance = "parallax.host-instance"
-	// annotationDeadline is when the agent's timeout ends (RFC 3339), for
-	// the host-side timer after a restart; activeDeadlineSeconds is the
-	// cluster's own.
-	annotationDeadline = "parallax.deadline"
-	// annotationSpecLabels holds the host's labels for the agent as JSON;
-	// they need not be valid Kubernetes label values.
-	annotationSpecLabels = "parallax.spec-labels"
-
 	// containerName is the agent's container, the only one.
 	containerName = "agent"
 	workspace     = "/workspace"
@@ -74,34 +53,6 @@ const agentHome = "/home/agent"
 // maxHomeSeed bounds the home's tar: it travels in one env var, and a
 // secret holds 1 MiB in all. A CLI's settings are a few kilobytes.
 const maxHomeSeed = 96 << 10
-
-// objectName names an agent's pod and secret: unique per host instance and
-// agent, and a valid DNS label whatever the id is made of.
-func objectName(hostInstance, id string) string {
-	sum := sha256.Sum256([]byte(hostInstance + "\x00" + id))
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, id)
-	clean = strings.Trim(clean, "-")
-	if len(clean) > 40 {
-		clean = clean[:40]
-	}
-	return strings.TrimSuffix("parallax-"+clean, "-") + "-" + hex.EncodeToString(sum[:4])
-}
-
-// labelValue makes s a valid label value, or "" with why it can't.
-func checkLabelValue(what, s string) error {
-	if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
-		return fmt.Errorf("%s %q can't be a Kubernetes label value: %s", what, s, strings.Join(errs, "; "))
-	}
-	return nil
-}
 
 // resourceList turns the spec's cpu and memory, or the config's defaults,
 // into one list used for both requests and limits: equal ones make the pod
@@ -186,7 +137,7 @@ func objects(cfg Config, hostInstance string, spec runtime.Spec, now time.Time) 
 	}
 	envs := maps.Clone(spec.Env)
 	if spec.Home != "" {
-		seed, err := homeTar(spec.Home)
+		seed, err := homeSeed(spec.Home)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -204,7 +155,7 @@ func objects(cfg Config, hostInstance string, spec runtime.Spec, now time.Time) 
 		}})
 	}
 
-	grace := int64(time.Duration(cfg.DefaultStopTimeout).Seconds())
+	grace := int64(cfg.DefaultStopTimeout.Seconds())
 	noToken := false
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace, Labels: labels, Annotations: annotations},
@@ -261,53 +212,15 @@ func workspaceVolume(cfg Config) corev1.Volume {
 	return v
 }
 
-// specLabelsOf reads back the host's labels from a pod.
-func specLabelsOf(pod *corev1.Pod) map[string]string {
-	var labels map[string]string
-	_ = json.Unmarshal([]byte(pod.Annotations[annotationSpecLabels]), &labels)
-	return labels
-}
-
-// homeTar packs the regular files and directories under dir, relative to
-// it, owned by whoever unpacks them.
-func homeTar(dir string) ([]byte, error) {
-	if !filepath.IsAbs(dir) {
-		return nil, fmt.Errorf("home %q is not an absolute path", dir)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir || (!d.Type().IsRegular() && !d.IsDir()) {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(hdr); err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err == nil {
-			_, err = tw.Write(b)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
+// homeSeed packs the agent's home for its gate to unpack into $HOME,
+// owned by whoever unpacks it.
+func homeSeed(dir string) ([]byte, error) {
+	seed, err := hometar.Pack(dir, hometar.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("home %s: %w", dir, err)
+		return nil, err
 	}
-	if buf.Len() > maxHomeSeed {
-		return nil, fmt.Errorf("home %s packs to %d bytes, more than the %d a pod's env can carry", dir, buf.Len(), maxHomeSeed)
+	if len(seed) > maxHomeSeed {
+		return nil, fmt.Errorf("home %s packs to %d bytes, more than the %d a pod's env can carry", dir, len(seed), maxHomeSeed)
 	}
-	return buf.Bytes(), nil
+	return seed, nil
 }

@@ -16,16 +16,6 @@ import (
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
-func testConfig(t *testing.T, raw string) Config {
-	t.Helper()
-	cfg, err := decodeConfig([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Namespace = "agents"
-	return cfg
-}
-
 func TestObjects(t *testing.T) {
 	cfg := testConfig(t, `{"labels":{"team":"infra"},"annotations":{"owner":"me"},"service_account":"agents",
 		"node_selector":{"pool":"agents"},"tolerations":[{"key":"agents","operator":"Exists","effect":"NoSchedule"}],
@@ -115,18 +105,6 @@ func TestObjectsRejects(t *testing.T) {
 	}
 }
 
-func TestObjectNameIsADNSLabel(t *testing.T) {
-	for _, id := range []string{"abc", "ABC_def.ghi", strings.Repeat("x", 100), "---"} {
-		name := objectName("host", id)
-		if len(name) > 63 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
-			t.Errorf("objectName(%q) = %q, not a DNS label", id, name)
-		}
-	}
-	if objectName("host-a", "x") == objectName("host-b", "x") {
-		t.Error("two host instances name an agent's pod alike")
-	}
-}
-
 func TestStateOf(t *testing.T) {
 	terminated := func(code, signal int32, reason string) corev1.PodStatus {
 		return corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
@@ -186,48 +164,6 @@ func TestStateOf(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func TestPodStats(t *testing.T) {
-	raw := []byte(`{"containers":[{"name":"agent","usage":{"cpu":"250000000n","memory":"20Mi"}}]}`)
-	st, err := podStats(raw, time.Now().Add(-time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.CPUPercent != 25 || st.MemoryBytes != 20<<20 || st.Uptime < time.Minute {
-		t.Errorf("stats %+v; want 25%% cpu, 20Mi, uptime >= 1m", st)
-	}
-}
-
-func TestDecodeConfig(t *testing.T) {
-	tests := []struct {
-		raw, want string
-	}{
-		{`{"namespace": 3}`, `"namespace"`},
-		{`{"nmespace": "x"}`, `"nmespace": not known`},
-		{`{"namespace": "Not_Valid"}`, `"namespace"`},
-		{`{"image_pull_policy": "Sometimes"}`, `"image_pull_policy"`},
-		{`{"default_cpu": "lots"}`, `"default_cpu"`},
-		{`{"default_memory": "2 gigs"}`, `"default_memory"`},
-		{`{"labels": {"parallax.x": "y"}}`, `"labels"`},
-		{`{"tolerations": [{"operator": "Maybe"}]}`, `"tolerations"[0]`},
-		{`{"start_timeout": "soon"}`, `start_timeout`},
-		{`{"scrollback_bytes": 5}`, `"scrollback_bytes"`},
-		{`{"in_cluster": true, "kubeconfig": "/x"}`, `"in_cluster"`},
-	}
-	for _, tt := range tests {
-		_, err := decodeConfig([]byte(tt.raw))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("decodeConfig(%s) = %v; want an error naming %s", tt.raw, err, tt.want)
-		}
-	}
-	cfg, err := decodeConfig([]byte(`{"images": {"custom": "me/custom:1"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.imageFor("", "claude") != "parallax/agent-claude:latest" || cfg.imageFor("", "custom") != "me/custom:1" || cfg.imageFor("", "other") != "parallax/agent-base:latest" {
-		t.Errorf("images %v, default %q", cfg.Images, cfg.DefaultImage)
-	}
-}
 
 // The gate, run here by /bin/sh as a pod would run it: it unpacks the
 // home from the env, drops that env, waits for its line, then runs the

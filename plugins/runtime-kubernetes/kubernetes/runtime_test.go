@@ -20,7 +20,8 @@ func fakeRuntime(t *testing.T, client *fake.Clientset) *Runtime {
 	t.Helper()
 	r := New(nil)
 	r.cfg = testConfig(t, `{"start_timeout": "30s"}`)
-	r.host, r.client, r.rest, r.configured = "host-1", client, &rest.Config{Host: "https://127.0.0.1:1"}, true
+	r.host, r.client, r.rest = "host-1", client, &rest.Config{Host: "https://127.0.0.1:1"}
+	r.agents.Open()
 	return r
 }
 
@@ -74,57 +75,5 @@ func TestStartFailsWithThePodsReason(t *testing.T) {
 				t.Error("a failed start left the agent known")
 			}
 		})
-	}
-}
-
-func TestRecoverRemovesOursThatFinishedAndLeavesOthers(t *testing.T) {
-	pod := func(name, host string, phase corev1.PodPhase, deadline string) *corev1.Pod {
-		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "agents", Annotations: map[string]string{}},
-			Status:     corev1.PodStatus{Phase: phase},
-		}
-		if host != "" {
-			p.Labels = map[string]string{labelManaged: "true", labelHostInstance: host, labelAgent: name}
-		}
-		if deadline != "" {
-			p.Annotations[annotationDeadline] = deadline
-		}
-		return p
-	}
-	secret := func(name, host string) *corev1.Secret {
-		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "agents",
-			Labels: map[string]string{labelManaged: "true", labelHostInstance: host}}}
-	}
-	past := time.Now().Add(-time.Hour).Format(time.RFC3339Nano)
-	client := fake.NewClientset(
-		pod("ours-done", "host-1", corev1.PodSucceeded, ""),
-		pod("ours-failed", "host-1", corev1.PodFailed, ""),
-		pod("ours-expired", "host-1", corev1.PodPending, past),
-		pod("theirs", "host-2", corev1.PodSucceeded, ""),
-		pod("unlabelled", "", corev1.PodSucceeded, ""),
-		secret("ours-done", "host-1"), secret("ours-orphan", "host-1"), secret("theirs", "host-2"),
-	)
-	r := fakeRuntime(t, client)
-	adopted, err := r.Recover(context.Background())
-	if err != nil || len(adopted) != 0 {
-		t.Fatalf("Recover = %v, %v; want nothing to adopt", adopted, err)
-	}
-	left := map[string]bool{}
-	pods, _ := client.CoreV1().Pods("agents").List(context.Background(), metav1.ListOptions{})
-	for _, p := range pods.Items {
-		left["pod/"+p.Name] = true
-	}
-	secrets, _ := client.CoreV1().Secrets("agents").List(context.Background(), metav1.ListOptions{})
-	for _, s := range secrets.Items {
-		left["secret/"+s.Name] = true
-	}
-	want := map[string]bool{"pod/theirs": true, "pod/unlabelled": true, "secret/theirs": true}
-	if len(left) != len(want) {
-		t.Errorf("left after Recover: %v; want %v", left, want)
-	}
-	for k := range want {
-		if !left[k] {
-			t.Errorf("Recover removed %s, which is not ours", k)
-		}
 	}
 }

@@ -1,11 +1,8 @@
 package local
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"sync"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/agenttable"
 	"github.com/parallax/parallax/sdk/scrollback"
 	"golang.org/x/sys/unix"
 )
@@ -25,32 +23,21 @@ const (
 	drainMax   = 5 * time.Second
 )
 
-// agent is one running (or exited, not yet stopped) agent.
+// agent is one running (or exited, not yet stopped) agent. Its PID is the
+// main process's; its exit is recorded once cmd.Wait returned.
 type agent struct {
-	id, name  string
-	log       hclog.Logger
-	cmd       *exec.Cmd
-	pid       int
-	ptmx      *os.File
-	out       *scrollback.Ring
-	cg        *agentCgroup
-	marker    []string // env entries that mark the agent's processes
-	startedAt time.Time
-	labels    map[string]string
-	warnings  []string
-	timer     *time.Timer
+	*agenttable.Agent
+	name   string
+	log    hclog.Logger
+	cmd    *exec.Cmd
+	ptmx   *os.File
+	out    *scrollback.Ring
+	cg     *agentCgroup
+	marker []string // env entries that mark the agent's processes
 
-	exited   chan struct{} // closed once cmd.Wait returned
 	pumpDone chan struct{} // closed once the PTY reports the end
-	drained  chan struct{} // closed once readers may get EOF
 
-	// stopMu serialises ending the agent: by timeout, Stop, or both.
-	stopMu   sync.Mutex
-	released bool
-
-	mu     sync.Mutex
-	exit   *runtime.ExitStatus
-	reason string // why we are ending it; "" while nobody is
+	mu     sync.Mutex // guards sample
 	sample cpuSample
 }
 
@@ -79,26 +66,15 @@ func (a *agent) pump() {
 
 func (a *agent) wait() {
 	err := a.cmd.Wait()
-	reaped(a.pid)
+	reaped(a.PID)
 	st := runtime.ExitStatus{Code: -1, Reason: fmt.Sprintf("lost: %v", err), ExitedAt: time.Now()}
 	if a.cmd.ProcessState != nil {
 		st = exitStatus(a.cmd.ProcessState)
 	}
-	a.mu.Lock()
-	if st.Reason == "" {
-		st.Reason = cmp.Or(a.reason, "exited")
-	}
-	a.exit = &st
-	a.mu.Unlock()
-	close(a.exited)
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.log.Debug("agent exited", "code", st.Code, "signal", st.Signal, "reason", st.Reason)
-
+	a.Exit(st)
 	a.drain()
 	a.out.Close()
-	close(a.drained)
+	a.Drained()
 }
 
 // drain waits for the output the main process wrote before it exited. The
@@ -139,41 +115,9 @@ func exitStatus(ps *os.ProcessState) runtime.ExitStatus {
 	return st
 }
 
-func (a *agent) hasExited() bool {
-	select {
-	case <-a.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-func (a *agent) info() runtime.AgentInfo {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	info := runtime.AgentInfo{
-		ID:        a.id,
-		State:     runtime.StateRunning,
-		PID:       a.pid,
-		StartedAt: a.startedAt,
-		Labels:    maps.Clone(a.labels),
-		Warnings:  append([]string(nil), a.warnings...),
-	}
-	if a.exit != nil {
-		exit := *a.exit
-		info.State, info.Exit = runtime.StateExited, &exit
-	}
-	return info
-}
-
-// setReason records why we end the agent, unless it already ended. A
-// timeout stays a timeout even when it has to escalate to SIGKILL.
-func (a *agent) setReason(reason string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.exit == nil && a.reason != "timeout" {
-		a.reason = reason
-	}
+// armDeadline stops the agent at deadline, gracefully.
+func (a *agent) armDeadline(deadline time.Time, grace time.Duration) {
+	a.ArmDeadline(deadline, func() error { return a.terminate(context.Background(), true, grace, "timeout") })
 }
 
 // terminate ends every process of the agent. Graceful sends SIGTERM to the
@@ -181,47 +125,13 @@ func (a *agent) setReason(reason string) {
 // or at once when not graceful, every process left (including daemons that
 // left the group) gets SIGKILL. It returns once all of them are gone.
 func (a *agent) terminate(ctx context.Context, graceful bool, grace time.Duration, reason string) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if !a.hasExited() {
-		if graceful {
-			a.setReason(reason)
-			_ = syscall.Kill(-a.pid, syscall.SIGTERM)
-			t := time.NewTimer(grace)
-			select {
-			case <-a.exited:
-			case <-t.C:
-			case <-ctx.Done():
-				// Leaving processes behind is worse than not waiting: kill.
-			}
-			t.Stop()
-		}
-		if !a.hasExited() {
-			if reason == "timeout" {
-				a.setReason(reason)
-			} else {
-				a.setReason("killed")
-			}
-		}
-	}
-	// Own deadline: a caller that gave up must not leave half-killed agents.
-	kctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := a.killAll(kctx); err != nil {
-		return err
-	}
-	select {
-	case <-a.exited:
-		return nil
-	case <-kctx.Done():
-		return errors.New("main process did not exit after SIGKILL")
-	}
+	return a.Terminate(ctx, graceful, grace, reason, func() { _ = syscall.Kill(-a.PID, syscall.SIGTERM) }, a.killAll)
 }
 
 // killAll SIGKILLs every process of the agent until none is left.
 func (a *agent) killAll(ctx context.Context) error {
-	if !a.hasExited() {
-		_ = syscall.Kill(-a.pid, syscall.SIGKILL)
+	if !a.HasExited() {
+		_ = syscall.Kill(-a.PID, syscall.SIGKILL)
 	}
 	if err := a.cg.kill(ctx); err != nil {
 		return err
@@ -235,10 +145,10 @@ func (a *agent) killAll(ctx context.Context) error {
 // mainPid is the main process's pid while it is ours; once reaped, the
 // number may belong to someone else.
 func (a *agent) mainPid() int {
-	if a.hasExited() {
+	if a.HasExited() {
 		return 0
 	}
-	return a.pid
+	return a.PID
 }
 
 // processes lists the agent's live processes.
@@ -265,61 +175,15 @@ func (a *agent) processes() []procStat {
 	return ps
 }
 
-// stats reports usage over all the agent's processes. CPU is the share used
-// since the previous call, or since the start on the first call, so the
-// first call needs no second sample and returns at once.
-func (a *agent) stats() runtime.Stats {
-	procs := a.processes()
-	var st runtime.Stats
-	var ticks uint64
-	for _, p := range procs {
-		st.MemoryBytes += p.rssPages * pageSize
-		ticks += p.cpuTicks
-	}
-	st.Processes = len(procs)
-	cur := cpuSample{usec: ticks * 1e6 / clockTicks, at: time.Now()}
-	if a.cg != nil && a.cg.clone {
-		if usec, ok := cgroupCPUUsec(a.cg.track); ok {
-			cur.usec = usec
-		}
-	}
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	prev := a.sample
-	if prev.at.IsZero() {
-		prev = cpuSample{at: a.startedAt}
-	}
-	a.sample = cur
-	st.CPUPercent = cpuPercent(prev, cur)
-	end := cur.at
-	if a.exit != nil {
-		end = a.exit.ExitedAt
-	}
-	st.Uptime = end.Sub(a.startedAt)
-	return st
-}
-
-// release frees what the agent holds once its processes are gone.
+// release frees what the agent holds once its processes are gone. What
+// it printed last may still be in the PTY; with every process gone, the
+// pump gets it and EIO at once.
 func (a *agent) release(ctx context.Context) error {
-	a.stopMu.Lock()
-	defer a.stopMu.Unlock()
-	if a.released {
-		return nil
-	}
-	a.released = true
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	// What the agent printed last (a TERM trap's goodbye) may still be in
-	// the PTY; with every process gone, the pump gets it and EIO at once.
-	select {
-	case <-a.drained:
-	case <-ctx.Done():
-	}
-	_ = a.ptmx.Close()
-	a.out.Close()
-	return a.cg.remove(ctx)
+	return a.Release(ctx, func() error {
+		_ = a.ptmx.Close()
+		a.out.Close()
+		return a.cg.remove(ctx)
+	})
 }
 
 // resize sets the terminal size. It goes through SyscallConn because
@@ -349,13 +213,5 @@ func setWinsize(sc syscall.RawConn, size runtime.Size) error {
 func (a *agent) attach() *scrollback.Conn {
 	return a.out.NewConn(func(n int64) {
 		a.log.Debug("slow reader skipped output", "bytes", n)
-	}, a.input)
-}
-
-// input writes p to the agent's terminal.
-func (a *agent) input(p []byte) (int, error) {
-	if a.hasExited() {
-		return 0, errors.New("agent exited")
-	}
-	return a.ptmx.Write(p)
+	}, a.Input(a.ptmx.Write))
 }

@@ -1,17 +1,12 @@
 package local
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/configblock"
 )
 
 // Config is the runtime's config {} block, decoded.
@@ -32,37 +27,38 @@ type Config struct {
 const (
 	cgroupsAuto = "auto"
 	cgroupsOff  = "off"
-
-	minScrollback = 1 << 10
-	maxScrollback = 1 << 30
 )
 
-var configSchema = []runtime.ConfigAttr{
-	{
-		Name: "state_dir", Type: "string",
-		Description: "Directory for the per-agent records used to clean up after a plugin restart. " +
-			"It must be owned by the plugin's user and not writable by group or others. " +
-			"Default: the host's <server.data_dir>/runtimes/<runtime name>.",
-	},
-	{
-		Name: "default_stop_timeout", Type: "string",
-		Description: `How long a graceful stop waits between SIGTERM and SIGKILL, as a duration like "10s". Default "10s".`,
-	},
-	{
-		Name: "scrollback_bytes", Type: "number",
-		Description: "Output kept per agent and replayed to a new attach. Default 262144 (256 KiB).",
-	},
-	{
-		Name: "cgroups", Type: "string",
-		Description: `"auto" tracks agents and enforces cpu/memory limits with cgroups where they are writable; ` +
-			`"off" never uses cgroups, so limits are not enforced. Default "auto".`,
-	},
+// attrs declares the config {} block, decoding into c.
+func (c *Config) attrs() []configblock.Attr {
+	return []configblock.Attr{
+		{
+			Name: "state_dir", Type: "string",
+			Description: "Directory for the per-agent records used to clean up after a plugin restart. " +
+				"It must be owned by the plugin's user and not writable by group or others. " +
+				"Default: the host's <server.data_dir>/runtimes/<runtime name>.",
+			Decode: configblock.Value(&c.StateDir, `a string path like "/run/parallax"`, func(s string) (string, error) {
+				if !filepath.IsAbs(s) {
+					return "", fmt.Errorf("%q is not an absolute path; give one like \"/run/parallax\"", s)
+				}
+				return filepath.Clean(s), nil
+			}),
+		},
+		configblock.StopTimeout(&c.DefaultStopTimeout),
+		configblock.ScrollbackBytes(&c.ScrollbackBytes),
+		{
+			Name: "cgroups", Type: "string",
+			Description: `"auto" tracks agents and enforces cpu/memory limits with cgroups where they are writable; ` +
+				`"off" never uses cgroups, so limits are not enforced. Default "auto".`,
+			Decode: configblock.OneOf(&c.Cgroups, cgroupsAuto, cgroupsOff),
+		},
+	}
 }
 
 func defaultConfig() Config {
 	return Config{
-		DefaultStopTimeout: 10 * time.Second,
-		ScrollbackBytes:    256 << 10,
+		DefaultStopTimeout: configblock.DefaultStopTimeout,
+		ScrollbackBytes:    configblock.DefaultScrollbackBytes,
 		Cgroups:            cgroupsAuto,
 	}
 }
@@ -87,76 +83,9 @@ func legacyStateDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("parallax-runtime-local-%d", os.Getuid()))
 }
 
-// decodeConfig reads the config block. The host has checked it against the
-// schema already; we check again because a plugin may be driven by anything,
-// and say which attribute is wrong and how to fix it.
+// decodeConfig reads the config block over the defaults.
 func decodeConfig(raw []byte) (Config, error) {
 	cfg := defaultConfig()
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return cfg, nil
-	}
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &attrs); err != nil {
-		return cfg, fmt.Errorf("%w: config must be a JSON object: %v", runtime.ErrInvalidSpec, err)
-	}
-	names := make([]string, 0, len(attrs))
-	for name := range attrs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := cfg.set(name, attrs[name]); err != nil {
-			return cfg, fmt.Errorf("%w: config attribute %q: %v", runtime.ErrInvalidSpec, name, err)
-		}
-	}
-	return cfg, nil
-}
-
-func (c *Config) set(name string, raw json.RawMessage) error {
-	switch name {
-	case "state_dir":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("want a string path like \"/run/parallax\"")
-		}
-		if !filepath.IsAbs(s) {
-			return fmt.Errorf("%q is not an absolute path; give one like \"/run/parallax\"", s)
-		}
-		c.StateDir = filepath.Clean(s)
-	case "default_stop_timeout":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("want a duration string like \"10s\"")
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("%q is not a positive duration; give one like \"10s\" or \"1m\"", s)
-		}
-		c.DefaultStopTimeout = d
-	case "scrollback_bytes":
-		var f float64
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return fmt.Errorf("want a number of bytes like 262144")
-		}
-		if f != math.Trunc(f) || f < minScrollback || f > maxScrollback {
-			return fmt.Errorf("%v is out of range; give a whole number of bytes from %d to %d", f, minScrollback, maxScrollback)
-		}
-		c.ScrollbackBytes = int(f)
-	case "cgroups":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf(`want "auto" or "off"`)
-		}
-		if s != cgroupsAuto && s != cgroupsOff {
-			return fmt.Errorf(`%q is not known; use "auto" or "off"`, s)
-		}
-		c.Cgroups = s
-	default:
-		known := make([]string, len(configSchema))
-		for i, a := range configSchema {
-			known[i] = a.Name
-		}
-		return fmt.Errorf("unknown attribute; known ones are %s", strings.Join(known, ", "))
-	}
-	return nil
+	err := configblock.Decode(raw, cfg.attrs())
+	return cfg, err
 }

@@ -114,7 +114,7 @@ func wait(t testing.TB, r *Runtime, id string) runtime.ExitStatus {
 // tell and after which Wait no longer knows the agent.
 func stop(t testing.TB, r *Runtime, id string, opts runtime.StopOptions) runtime.ExitStatus {
 	t.Helper()
-	a, err := r.get(id)
+	a, err := r.agents.Get(id)
 	if err != nil {
 		t.Fatalf("get %s: %v", id, err)
 	}
@@ -123,7 +123,7 @@ func stop(t testing.TB, r *Runtime, id string, opts runtime.StopOptions) runtime
 	if err := r.Stop(ctx, id, opts); err != nil {
 		t.Fatalf("Stop %s: %v", id, err)
 	}
-	return *a.info().Exit
+	return *a.Info().Exit
 }
 
 // output collects what an attached connection reads.

@@ -19,6 +19,8 @@ import (
 	"github.com/creack/pty"
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtime/agenttable"
+	"github.com/parallax/parallax/sdk/runtime/configblock"
 	"github.com/parallax/parallax/sdk/scrollback"
 	"golang.org/x/sys/unix"
 )
@@ -49,19 +51,15 @@ var defaultSize = runtime.Size{Cols: 80, Rows: 24}
 type Runtime struct {
 	log hclog.Logger
 
-	mu         sync.Mutex
-	configured bool
-	cfg        Config
-	host       string // HostInstance as given
-	hostName   string // host, safe as a file name
-	cg         *cgroups
-	state      *stateStore
-	// agents by id; a nil entry is an id reserved by a Start in progress.
-	agents map[string]*agent
+	// mu guards what Configure sets, once, before it opens agents.
+	mu       sync.Mutex
+	cfg      Config
+	host     string // HostInstance as given
+	hostName string // host, safe as a file name
+	cg       *cgroups
+	state    *stateStore
 
-	// recovering keeps Starts out while Recover sweeps leftover cgroups,
-	// which would otherwise include a just-started agent's.
-	recovering sync.RWMutex
+	agents agenttable.Table[*agent]
 }
 
 var (
@@ -77,7 +75,7 @@ func New(log hclog.Logger) *Runtime {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Runtime{log: log, agents: make(map[string]*agent)}
+	return &Runtime{log: log}
 }
 
 func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
@@ -86,7 +84,7 @@ func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
 	caps := runtime.Capabilities{Timeout: true}
 	// Until Configure probed the machine, claim no limits rather than
 	// promise what may not hold.
-	if r.configured {
+	if r.agents.Ready() == nil {
 		caps.CPULimit, caps.MemoryLimit = r.cg.cpuLimit(), r.cg.memoryLimit()
 	}
 	return runtime.Info{
@@ -94,7 +92,7 @@ func (r *Runtime) Describe(context.Context) (runtime.Info, error) {
 		Version:         Version,
 		DefaultPriority: 10,
 		Capabilities:    caps,
-		ConfigSchema:    slices.Clone(configSchema),
+		ConfigSchema:    configblock.Schema(new(Config).attrs()),
 	}, nil
 }
 
@@ -109,7 +107,7 @@ func (r *Runtime) Configure(_ context.Context, req runtime.ConfigureRequest) err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.configured {
+	if r.agents.Ready() == nil {
 		return errors.New("runtime already configured")
 	}
 	hostName := fsName(host)
@@ -123,24 +121,17 @@ func (r *Runtime) Configure(_ context.Context, req runtime.ConfigureRequest) err
 		cg = probeCgroups(r.log, hostName)
 	}
 	startReaper(r.log)
-	r.cfg, r.host, r.hostName, r.cg, r.state, r.configured = cfg, host, hostName, cg, state, true
+	r.cfg, r.host, r.hostName, r.cg, r.state = cfg, host, hostName, cg, state
+	r.agents.Open()
 	r.log.Info("configured", "host_instance", host, "state_dir", state.dir, "cgroups", cg.describe())
 	return nil
 }
 
 func (r *Runtime) Health(context.Context) (runtime.Health, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.configured {
+	if r.agents.Ready() != nil {
 		return runtime.Health{Message: "not configured"}, nil
 	}
-	active := 0
-	for _, a := range r.agents {
-		if a != nil && !a.hasExited() {
-			active++
-		}
-	}
-	return runtime.Health{Healthy: true, Message: r.cg.describe(), ActiveAgents: active}, nil
+	return runtime.Health{Healthy: true, Message: r.cg.describe(), ActiveAgents: r.agents.Active()}, nil
 }
 
 // plan is a checked Spec, ready to run.
@@ -154,35 +145,14 @@ type plan struct {
 }
 
 func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.AgentInfo, error) {
-	if err := r.ready(); err != nil {
+	if err := r.agents.Ready(); err != nil {
 		return runtime.AgentInfo{}, err
 	}
 	p, err := r.check(spec)
 	if err != nil {
 		return runtime.AgentInfo{}, err
 	}
-	r.recovering.RLock()
-	defer r.recovering.RUnlock()
-	r.mu.Lock()
-	if _, ok := r.agents[spec.ID]; ok {
-		r.mu.Unlock()
-		return runtime.AgentInfo{}, fmt.Errorf("%w: %q", runtime.ErrAlreadyExists, spec.ID)
-	}
-	r.agents[spec.ID] = nil
-	r.mu.Unlock()
-
-	a, err := r.spawn(spec, p)
-	r.mu.Lock()
-	if err != nil {
-		delete(r.agents, spec.ID)
-	} else {
-		r.agents[spec.ID] = a
-	}
-	r.mu.Unlock()
-	if err != nil {
-		return runtime.AgentInfo{}, err
-	}
-	return a.info(), nil
+	return r.agents.Start(spec.ID, func() (*agent, error) { return r.spawn(spec, p) })
 }
 
 // check validates a spec and works out what to run.
@@ -309,17 +279,16 @@ func isExecutable(p string) bool {
 // the agent's goroutines, so Start costs little more than a fork and exec.
 func (r *Runtime) spawn(spec runtime.Spec, p plan) (*agent, error) {
 	name := fsName(spec.ID)
+	log := r.log.With("agent", spec.ID)
 	a := &agent{
-		id:       spec.ID,
+		Agent:    agenttable.NewAgent(spec.ID, log),
 		name:     name,
-		log:      r.log.With("agent", spec.ID),
+		log:      log,
 		out:      scrollback.NewRing(r.cfg.ScrollbackBytes),
 		marker:   marker(r.host, spec.ID),
-		labels:   maps.Clone(spec.Labels),
-		exited:   make(chan struct{}),
 		pumpDone: make(chan struct{}),
-		drained:  make(chan struct{}),
 	}
+	a.Labels = maps.Clone(spec.Labels)
 	clone := !r.cg.cloneBroken.Load()
 	cg, warnings, err := r.startProcess(a, p, name, clone)
 	if err != nil && clone && r.cg.v2 != "" {
@@ -336,35 +305,29 @@ func (r *Runtime) spawn(spec runtime.Spec, p plan) (*agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %q: %w", spec.Argv[0], err)
 	}
-	a.cg, a.warnings, a.startedAt = cg, warnings, time.Now()
+	a.cg, a.Warnings, a.StartedAt = cg, warnings, time.Now()
 
-	if err := cg.enterLate(a.pid); err != nil {
+	if err := cg.enterLate(a.PID); err != nil {
 		a.log.Warn("cannot move agent into its cgroups", "error", err)
 		if p.lim.cpuMilli != 0 || p.lim.memBytes != 0 {
-			a.warnings = append(a.warnings, fmt.Sprintf("resource limits may not be enforced: %v", err))
+			a.Warnings = append(a.Warnings, fmt.Sprintf("resource limits may not be enforced: %v", err))
 		}
 	}
-	for _, w := range a.warnings {
+	for _, w := range a.Warnings {
 		a.log.Warn(w)
 	}
-	rec := record{ID: spec.ID, HostInstance: r.host, PID: a.pid, StartedAt: a.startedAt, Cgroups: cg.dirs}
-	if ps, ok := readProcStat(a.pid); ok {
+	rec := record{ID: spec.ID, HostInstance: r.host, PID: a.PID, StartedAt: a.StartedAt, Cgroups: cg.dirs}
+	if ps, ok := readProcStat(a.PID); ok {
 		rec.PIDStart = ps.startTicks
 	}
 	if err := r.state.save(name, rec); err != nil {
 		a.log.Warn("cannot record agent; a plugin restart won't clean it up", "error", err)
 	}
 	if t := spec.Resources.Timeout; t > 0 {
-		grace := r.cfg.DefaultStopTimeout
-		a.timer = time.AfterFunc(t, func() {
-			a.log.Info("agent reached its timeout; stopping it", "timeout", t)
-			if err := a.terminate(context.Background(), true, grace, "timeout"); err != nil {
-				a.log.Error("cannot stop agent at its timeout", "error", err)
-			}
-		})
+		a.armDeadline(a.StartedAt.Add(t), r.cfg.DefaultStopTimeout)
 	}
 	a.run()
-	a.log.Info("agent started", "pid", a.pid, "path", p.path)
+	a.log.Info("agent started", "pid", a.PID, "path", p.path)
 	return a, nil
 }
 
@@ -408,12 +371,12 @@ func (r *Runtime) startProcess(a *agent, p plan, name string, clone bool) (*agen
 		_ = ptmx.Close()
 		return fail(err)
 	}
-	a.cmd, a.pid, a.ptmx = cmd, pid, ptmx
+	a.cmd, a.PID, a.ptmx = cmd, pid, ptmx
 	return cg, warnings, nil
 }
 
 func (r *Runtime) Attach(ctx context.Context, id string) (io.ReadWriteCloser, error) {
-	a, err := r.get(id)
+	a, err := r.agents.Get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -421,232 +384,35 @@ func (r *Runtime) Attach(ctx context.Context, id string) (io.ReadWriteCloser, er
 }
 
 func (r *Runtime) Stop(ctx context.Context, id string, opts runtime.StopOptions) error {
-	a, err := r.get(id)
-	if err != nil {
-		return err
-	}
-	grace := opts.Timeout
-	if grace <= 0 {
-		grace = r.cfg.DefaultStopTimeout
-	}
-	if err := a.terminate(ctx, !opts.Force, grace, "stopped"); err != nil {
-		return fmt.Errorf("stop %q: %w", id, err)
-	}
-	if err := a.release(ctx); err != nil {
-		return fmt.Errorf("stop %q: %w", id, err)
-	}
-	if err := r.state.remove(a.name); err != nil {
-		a.log.Warn("cannot remove agent record", "error", err)
-	}
-	r.mu.Lock()
-	if r.agents[id] == a {
-		delete(r.agents, id)
-	}
-	r.mu.Unlock()
-	a.log.Info("agent stopped")
-	return nil
+	return r.agents.Stop(id, func(a *agent) error {
+		grace := cmp.Or(max(opts.Timeout, 0), r.cfg.DefaultStopTimeout)
+		if err := a.terminate(ctx, !opts.Force, grace, "stopped"); err != nil {
+			return err
+		}
+		if err := a.release(ctx); err != nil {
+			return err
+		}
+		if err := r.state.remove(a.name); err != nil {
+			a.log.Warn("cannot remove agent record", "error", err)
+		}
+		return nil
+	})
 }
 
 func (r *Runtime) Wait(ctx context.Context, id string) (runtime.ExitStatus, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.ExitStatus{}, err
-	}
-	select {
-	case <-a.exited:
-		return *a.info().Exit, nil
-	case <-ctx.Done():
-		return runtime.ExitStatus{}, ctx.Err()
-	}
+	return r.agents.Wait(ctx, id)
 }
 
 func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.AgentInfo, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.AgentInfo{}, err
-	}
-	return a.info(), nil
+	return r.agents.Inspect(id)
 }
 
 func (r *Runtime) List(context.Context) ([]runtime.AgentInfo, error) {
-	if err := r.ready(); err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	agents := make([]*agent, 0, len(r.agents))
-	for _, a := range r.agents {
-		if a != nil {
-			agents = append(agents, a)
-		}
-	}
-	r.mu.Unlock()
-	infos := make([]runtime.AgentInfo, 0, len(agents))
-	for _, a := range agents {
-		infos = append(infos, a.info())
-	}
-	slices.SortFunc(infos, func(x, y runtime.AgentInfo) int {
-		return cmp.Or(x.StartedAt.Compare(y.StartedAt), strings.Compare(x.ID, y.ID))
-	})
-	return infos, nil
+	return r.agents.List()
 }
 
 func (r *Runtime) Resize(ctx context.Context, id string, size runtime.Size) error {
-	a, err := r.get(id)
-	if err != nil {
-		return err
-	}
-	if size.Cols == 0 || size.Rows == 0 {
-		return fmt.Errorf("%w: size %dx%d: columns and rows must be positive", runtime.ErrInvalidSpec, size.Cols, size.Rows)
-	}
-	return a.resize(size)
-}
-
-func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
-	a, err := r.get(id)
-	if err != nil {
-		return runtime.Stats{}, err
-	}
-	return a.stats(), nil
-}
-
-// Recover kills whatever an earlier plugin process of this host instance
-// left running, as far as confirm vouches for it, and removes the empty
-// cgroups other host instances left behind. Its agents can't be adopted,
-// because their PTY masters died with it, so the list is always empty.
-func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
-	if err := r.ready(); err != nil {
-		return nil, err
-	}
-	r.recovering.Lock()
-	defer r.recovering.Unlock()
-	r.mu.Lock()
-	live := make(map[string]bool, len(r.agents))
-	for id := range r.agents {
-		live[fsName(id)] = true
-	}
-	r.mu.Unlock()
-
-	recs, err := r.state.load()
-	if err != nil {
-		return nil, fmt.Errorf("read agent records: %w", err)
-	}
-	var errs []error
-	for name, rec := range recs {
-		if live[name] {
-			continue
-		}
-		c := r.confirm(name, rec)
-		if c.refused != "" {
-			r.log.Warn("refused agent record: it names a process this runtime can't confirm as its agent's; "+
-				"the process is left alone and the record removed",
-				"record", r.state.path(name), "agent", rec.ID, "pid", rec.PID, "reason", c.refused)
-		} else {
-			r.log.Info("cleaning up agent left by an earlier plugin process", "agent", rec.ID, "pid", rec.PID)
-			if err := r.cleanupLeftover(ctx, rec, c); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := r.state.remove(name); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Cgroups whose record was never written: the plugin died mid-Start.
-	for _, dir := range r.cg.leftoverDirs(live) {
-		r.log.Info("removing cgroup left by an earlier plugin process", "dir", dir)
-		if err := killCgroup(ctx, dir); err != nil {
-			errs = append(errs, err)
-		} else if err := removeCgroup(ctx, dir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, dir := range r.cg.sweepOtherInstances(r.hostName) {
-		r.log.Debug("removed empty cgroup of another host instance", "dir", dir)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("clean up after an earlier plugin process: %w", err)
-	}
-	return []runtime.AgentInfo{}, nil
-}
-
-// confirmed is what Recover may act on for one record: nothing, with the
-// reason, or the processes the runtime's own bookkeeping vouches for.
-type confirmed struct {
-	refused string
-	// cgroups are the record's cgroups that are this instance's own.
-	cgroups []string
-	// mainPid is the record's pid when confirmed as the agent's main
-	// process; only then are its session and group killed.
-	mainPid int
-	// marked says the processes carrying the agent's env marker may be
-	// killed, one by one.
-	marked bool
-}
-
-// confirm checks a record against what the runtime itself controls: the
-// agent's own cgroups under parallax/<instance>, and the env marker it puts
-// on every agent together with the pid's start time. The state dir is
-// private, so a record that fails here is stale or corrupt, or was planted
-// before the dir was checked; either way no process it names is touched.
-func (r *Runtime) confirm(name string, rec record) confirmed {
-	var c confirmed
-	switch {
-	case rec.ID == "":
-		return confirmed{refused: "the record is unreadable"}
-	case fsName(rec.ID) != name:
-		return confirmed{refused: fmt.Sprintf("the record's file is named %q, not after its agent id %q", name, rec.ID)}
-	case rec.HostInstance != r.host:
-		return confirmed{refused: fmt.Sprintf("the record is of host instance %q, not %q", rec.HostInstance, r.host)}
-	}
-	populated := false
-	for _, dir := range rec.Cgroups {
-		if !slices.Contains(r.cg.bases(), filepath.Dir(dir)) || filepath.Base(dir) != name {
-			continue // a record only ever names our own cgroups; don't trust it further
-		}
-		c.cgroups = append(c.cgroups, dir)
-		populated = populated || !cgroupTreeEmpty(dir)
-	}
-	p, alive := readProcStat(rec.PID)
-	alive = alive && rec.PID > 0 && p.alive()
-	if alive && p.startTicks == rec.PIDStart {
-		for _, dir := range c.cgroups {
-			if slices.Contains(readPids(filepath.Join(dir, "cgroup.procs")), rec.PID) {
-				c.mainPid = rec.PID
-			}
-		}
-		if hasEnv(rec.PID, marker(r.host, rec.ID)...) {
-			c.mainPid = rec.PID
-		}
-	}
-	switch {
-	case c.mainPid != 0 || populated:
-		c.marked = true
-	case alive:
-		// Ours would be in its cgroup or carry the marker.
-		c.refused = fmt.Sprintf("pid %d is neither in the agent's cgroup nor carries its env marker with the recorded start time", rec.PID)
-	default:
-		// The main process is gone; what it left carries the marker.
-		c.marked = true
-	}
-	return c
-}
-
-// cleanupLeftover kills one agent of an earlier plugin process, as far as
-// confirm vouched for it: through its cgroups, and through its env marker
-// and (with a confirmed main process) its session for what is outside them.
-func (r *Runtime) cleanupLeftover(ctx context.Context, rec record, c confirmed) error {
-	for _, dir := range c.cgroups {
-		if err := killCgroup(ctx, dir); err != nil {
-			return err
-		}
-		if err := removeCgroup(ctx, dir); err != nil {
-			return err
-		}
-	}
-	if !c.marked {
-		return nil
-	}
-	return killMarked(ctx, marker(r.host, rec.ID), func() int { return c.mainPid })
+	return r.agents.Resize(id, size, func(a *agent) error { return a.resize(size) })
 }
 
 // Close runs when the host ends the plugin cleanly. With no agent left it
@@ -654,43 +420,16 @@ func (r *Runtime) cleanupLeftover(ctx context.Context, rec record, c confirmed) 
 // behind; with agents left it keeps their records for the next start to
 // clean up, as their PTYs die with this process.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.configured || len(r.agents) > 0 {
-		return nil
-	}
-	// No Start can begin now: they all reserve their id under r.mu first.
-	var errs []error
-	if recs, err := r.state.load(); err == nil && len(recs) > 0 {
-		r.log.Info("keeping agent records of an earlier plugin process for the next start", "dir", r.state.dir)
-	} else if err := r.state.removeAll(); err != nil {
-		errs = append(errs, fmt.Errorf("remove state dir: %w", err))
-	}
-	if err := r.cg.removeOwn(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// ready reports ErrNotConfigured before Configure.
-func (r *Runtime) ready() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.configured {
-		return runtime.ErrNotConfigured
-	}
-	return nil
-}
-
-func (r *Runtime) get(id string) (*agent, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.configured {
-		return nil, runtime.ErrNotConfigured
-	}
-	a := r.agents[id]
-	if a == nil {
-		return nil, fmt.Errorf("%w: %q", runtime.ErrNotFound, id)
-	}
-	return a, nil
+	return r.agents.WhileEmpty(func() error {
+		var errs []error
+		if recs, err := r.state.load(); err == nil && len(recs) > 0 {
+			r.log.Info("keeping agent records of an earlier plugin process for the next start", "dir", r.state.dir)
+		} else if err := r.state.removeAll(); err != nil {
+			errs = append(errs, fmt.Errorf("remove state dir: %w", err))
+		}
+		if err := r.cg.removeOwn(); err != nil {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
 }

@@ -312,7 +312,7 @@ func TestStopRemovesCgroups(t *testing.T) {
 		t.Skip("no writable cgroups here")
 	}
 	start(t, r, runtime.Spec{ID: "cg", Argv: []string{"sleep", "300"}, Resources: runtime.Resources{CPU: "500m", Memory: "256Mi"}})
-	a, _ := r.get("cg")
+	a, _ := r.agents.Get("cg")
 	dirs := append([]string(nil), a.cg.dirs...)
 	if len(dirs) == 0 {
 		t.Fatal("no cgroups made")
@@ -370,7 +370,7 @@ func TestCPULimitApplied(t *testing.T) {
 	if len(got.Warnings) != 0 {
 		t.Errorf("warnings = %q", got.Warnings)
 	}
-	a, _ := r.get("cpu")
+	a, _ := r.agents.Get("cpu")
 	var quota string
 	for _, d := range a.cg.dirs {
 		if b, err := os.ReadFile(filepath.Join(d, "cpu.cfs_quota_us")); err == nil {

@@ -447,7 +447,7 @@ func TestAgentCgroupIsMadeAgainAfterAnotherInstanceSweptTheBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := start(t, r, runtime.Spec{ID: "tracked", Argv: []string{"sleep", "300"}})
-	a, err := r.get("tracked")
+	a, err := r.agents.Get("tracked")
 	if err != nil {
 		t.Fatal(err)
 	}

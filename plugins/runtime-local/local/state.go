@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,9 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/parallax/parallax/sdk/runtime"
 )
 
 // A PTY dies with the process that holds its master, so no agent survives
@@ -165,3 +169,141 @@ func fsName(id string) string {
 }
 
 var reservedNames = map[string]bool{"tasks": true, "release_agent": true, "notify_on_release": true}
+
+// Recover kills whatever an earlier plugin process of this host instance
+// left running, as far as confirm vouches for it, and removes the empty
+// cgroups other host instances left behind. Its agents can't be adopted,
+// because their PTY masters died with it, so the list is always empty.
+func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
+	if err := r.agents.Ready(); err != nil {
+		return nil, err
+	}
+	// A just-started agent's cgroups would look left over.
+	defer r.agents.PauseStarts()()
+	live := make(map[string]bool)
+	for _, id := range r.agents.IDs() {
+		live[fsName(id)] = true
+	}
+
+	recs, err := r.state.load()
+	if err != nil {
+		return nil, fmt.Errorf("read agent records: %w", err)
+	}
+	var errs []error
+	for name, rec := range recs {
+		if live[name] {
+			continue
+		}
+		c := r.confirm(name, rec)
+		if c.refused != "" {
+			r.log.Warn("refused agent record: it names a process this runtime can't confirm as its agent's; "+
+				"the process is left alone and the record removed",
+				"record", r.state.path(name), "agent", rec.ID, "pid", rec.PID, "reason", c.refused)
+		} else {
+			r.log.Info("cleaning up agent left by an earlier plugin process", "agent", rec.ID, "pid", rec.PID)
+			if err := r.cleanupLeftover(ctx, rec, c); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if err := r.state.remove(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Cgroups whose record was never written: the plugin died mid-Start.
+	for _, dir := range r.cg.leftoverDirs(live) {
+		r.log.Info("removing cgroup left by an earlier plugin process", "dir", dir)
+		if err := killCgroup(ctx, dir); err != nil {
+			errs = append(errs, err)
+		} else if err := removeCgroup(ctx, dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, dir := range r.cg.sweepOtherInstances(r.hostName) {
+		r.log.Debug("removed empty cgroup of another host instance", "dir", dir)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("clean up after an earlier plugin process: %w", err)
+	}
+	return []runtime.AgentInfo{}, nil
+}
+
+// confirmed is what Recover may act on for one record: nothing, with the
+// reason, or the processes the runtime's own bookkeeping vouches for.
+type confirmed struct {
+	refused string
+	// cgroups are the record's cgroups that are this instance's own.
+	cgroups []string
+	// mainPid is the record's pid when confirmed as the agent's main
+	// process; only then are its session and group killed.
+	mainPid int
+	// marked says the processes carrying the agent's env marker may be
+	// killed, one by one.
+	marked bool
+}
+
+// confirm checks a record against what the runtime itself controls: the
+// agent's own cgroups under parallax/<instance>, and the env marker it puts
+// on every agent together with the pid's start time. The state dir is
+// private, so a record that fails here is stale or corrupt, or was planted
+// before the dir was checked; either way no process it names is touched.
+func (r *Runtime) confirm(name string, rec record) confirmed {
+	var c confirmed
+	switch {
+	case rec.ID == "":
+		return confirmed{refused: "the record is unreadable"}
+	case fsName(rec.ID) != name:
+		return confirmed{refused: fmt.Sprintf("the record's file is named %q, not after its agent id %q", name, rec.ID)}
+	case rec.HostInstance != r.host:
+		return confirmed{refused: fmt.Sprintf("the record is of host instance %q, not %q", rec.HostInstance, r.host)}
+	}
+	populated := false
+	for _, dir := range rec.Cgroups {
+		if !slices.Contains(r.cg.bases(), filepath.Dir(dir)) || filepath.Base(dir) != name {
+			continue // a record only ever names our own cgroups; don't trust it further
+		}
+		c.cgroups = append(c.cgroups, dir)
+		populated = populated || !cgroupTreeEmpty(dir)
+	}
+	p, alive := readProcStat(rec.PID)
+	alive = alive && rec.PID > 0 && p.alive()
+	if alive && p.startTicks == rec.PIDStart {
+		for _, dir := range c.cgroups {
+			if slices.Contains(readPids(filepath.Join(dir, "cgroup.procs")), rec.PID) {
+				c.mainPid = rec.PID
+			}
+		}
+		if hasEnv(rec.PID, marker(r.host, rec.ID)...) {
+			c.mainPid = rec.PID
+		}
+	}
+	switch {
+	case c.mainPid != 0 || populated:
+		c.marked = true
+	case alive:
+		// Ours would be in its cgroup or carry the marker.
+		c.refused = fmt.Sprintf("pid %d is neither in the agent's cgroup nor carries its env marker with the recorded start time", rec.PID)
+	default:
+		// The main process is gone; what it left carries the marker.
+		c.marked = true
+	}
+	return c
+}
+
+// cleanupLeftover kills one agent of an earlier plugin process, as far as
+// confirm vouched for it: through its cgroups, and through its env marker
+// and (with a confirmed main process) its session for what is outside them.
+func (r *Runtime) cleanupLeftover(ctx context.Context, rec record, c confirmed) error {
+	for _, dir := range c.cgroups {
+		if err := killCgroup(ctx, dir); err != nil {
+			return err
+		}
+		if err := removeCgroup(ctx, dir); err != nil {
+			return err
+		}
+	}
+	if !c.marked {
+		return nil
+	}
+	return killMarked(ctx, marker(r.host, rec.ID), func() int { return c.mainPid })
+}

@@ -3,11 +3,53 @@ package local
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parallax/parallax/sdk/runtime"
 )
+
+func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
+	a, err := r.agents.Get(id)
+	if err != nil {
+		return runtime.Stats{}, err
+	}
+	return a.stats(), nil
+}
+
+// stats reports usage over all the agent's processes. CPU is the share used
+// since the previous call, or since the start on the first call, so the
+// first call needs no second sample and returns at once.
+func (a *agent) stats() runtime.Stats {
+	procs := a.processes()
+	var st runtime.Stats
+	var ticks uint64
+	for _, p := range procs {
+		st.MemoryBytes += p.rssPages * pageSize
+		ticks += p.cpuTicks
+	}
+	st.Processes = len(procs)
+	cur := cpuSample{usec: ticks * 1e6 / clockTicks, at: time.Now()}
+	if a.cg != nil && a.cg.clone {
+		if usec, ok := cgroupCPUUsec(a.cg.track); ok {
+			cur.usec = usec
+		}
+	}
+
+	a.mu.Lock()
+	prev := a.sample
+	if prev.at.IsZero() {
+		prev = cpuSample{at: a.StartedAt}
+	}
+	a.sample = cur
+	a.mu.Unlock()
+	st.CPUPercent = cpuPercent(prev, cur)
+	st.Uptime = a.Uptime()
+	return st
+}
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
 // It is 100 on every Linux architecture Go supports, and Go can't read

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func TestMillis(t *testing.T) {
+func TestMillisRoundAwayFromZeroAndSaturate(t *testing.T) {
 	tests := []struct {
 		d  time.Duration
 		ms int64

@@ -285,7 +285,7 @@ func TestExecuteRefusesTaskIDAlreadyRunning(t *testing.T) {
 	}
 }
 
-func TestHealth(t *testing.T) {
+func TestHealthRoundTrips(t *testing.T) {
 	tests := []protocol.Health{
 		{Healthy: true, Message: "ready"},
 		{Healthy: false, Message: "model not loaded"},

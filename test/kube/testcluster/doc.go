@@ -1,4 +1,5 @@
-// Package testcluster gives the runtime-kubernetes tests a real Kubernetes
+// Package testcluster gives the Kubernetes tests (runtime-kubernetes's, and
+// the host's end-to-end test on runtime-kubernetes) a real Kubernetes
 // control plane on 127.0.0.1: etcd embedded in the test process, a
 // kube-apiserver and a kube-scheduler built from the pinned release, and
 // kwok playing one node ("kwok-node-0") that runs every pod scheduled to it

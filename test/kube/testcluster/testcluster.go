@@ -51,7 +51,7 @@ type Options struct {
 	// KubeletDeletesPods leaves deleted pods to the node's kubelet, as in
 	// a real cluster: kwok would otherwise remove them at once, before a
 	// kubelet could report how their containers ended. Set it when a
-	// fake kubelet (internal/testkubelet) runs the node.
+	// fake kubelet (testkubelet) runs the node.
 	KubeletDeletesPods bool
 }
 

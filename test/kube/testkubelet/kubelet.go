@@ -45,7 +45,7 @@ type Kubelet struct {
 // Options configure a fake kubelet. The zero value is the usual one.
 type Options struct {
 	// NodeName is the node whose pods it runs. "" means "kwok-node-0",
-	// the node of internal/testcluster.
+	// the node of testcluster.
 	NodeName string
 	// Port is the port it serves on, on 127.0.0.1: the node's kubelet
 	// port. 0 picks a free one, which Kubelet.Port then tells.
