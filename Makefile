@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 PLUGINS   := $(BIN)/plugins
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-MODULES   := ./sdk/... ./sdk/agent/... ./sdk/agent/registry/registrytest/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/... ./test/kube/... ./examples/...
+MODULES   := ./sdk/... ./sdk/agent/... ./sdk/agent/registry/registrytest/... ./host/... ./plugins/runtime-local/... ./plugins/runtime-docker/... ./plugins/runtime-kubernetes/... ./test/kube/... ./examples/... ./examples/runtime-skeleton/...
 # The test binaries' builds are cached here between runs on one machine.
 export GOFLAGS ?= -buildvcs=false
 
