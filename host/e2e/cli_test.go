@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/parallax/parallax/sdk/runtimetest"
 	xterm "golang.org/x/term"
 )
 
@@ -136,14 +137,11 @@ func TestCLIAttachConnectsATerminalToAnAgent(t *testing.T) {
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 42, Cols: 123}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(screen.String(), "42 123") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the agent's terminal never became 42x123; screen:\n%s", screen.String())
-		}
+	runtimetest.Eventually(t, time.Minute, "the agent's terminal to become 42x123", func() bool {
 		typeKeys("stty size\r")
 		time.Sleep(500 * time.Millisecond)
-	}
+		return strings.Contains(screen.String(), "42 123")
+	}, func() string { return "screen:\n" + screen.String() })
 
 	typeKeys("\x1d")
 	select {
@@ -212,13 +210,13 @@ func TestCLIManagesAgents(t *testing.T) {
 	}()
 	// The events client is subscribed once it prints an event; until
 	// then, make some.
-	deadline := time.Now().Add(time.Minute)
-	for eventLines.String() == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("events printed nothing; stderr %s", eventErr.String())
+	runtimetest.Eventually(t, time.Minute, "events to print an event", func() bool {
+		if eventLines.String() != "" {
+			return true
 		}
 		h.mustCLI("agents", "send", id, "true", "--wait")
-	}
+		return false
+	}, func() string { return "stderr " + eventErr.String() })
 
 	if out := h.mustCLI("agents", "list", "--capability", "cli-test"); !strings.Contains(out, id) || !strings.Contains(out, "cli-worker") || !strings.HasPrefix(out, "ID ") {
 		t.Errorf("list:\n%s", out)

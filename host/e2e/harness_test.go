@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // bins holds the binaries TestMain builds.
@@ -246,16 +248,10 @@ type apiError struct {
 	Field string `json:"field"`
 }
 
-// eventually polls cond until it holds or 30s passed.
+// eventually waits up to 30 s for cond.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runtimetest.Eventually(t, 30*time.Second, what, cond, nil)
 }
 
 // groupAlive reports whether any process of process group pgid exists.

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/parallax/parallax/sdk/runtimetest"
 	"github.com/parallax/parallax/test/kube/testcluster"
 	"github.com/parallax/parallax/test/kube/testkubelet"
 )
@@ -103,17 +104,10 @@ func TestKubernetesRuntime_SpawnsSendsAndDeletes(t *testing.T) {
 	}
 	// A pod takes longer than a local process; a loaded machine, longer
 	// than the harness's 30 s.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	runtimetest.Eventually(t, 2*time.Minute, "agent "+a.ID+" to be ready", func() bool {
 		h.do("GET", "/api/managed-agents/"+a.ID, nil, &a)
-		if a.Status == "ready" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent %s is %q (%s), not ready; log:\n%s", a.ID, a.Status, a.Error, h.logs())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return a.Status == "ready"
+	}, func() string { return fmt.Sprintf("status %q (%s); log:\n%s", a.Status, a.Error, h.logs()) })
 
 	var reply struct {
 		Message struct {
@@ -158,11 +152,10 @@ func TestKubernetesRuntime_SpawnsSendsAndDeletes(t *testing.T) {
 		t.Fatalf("spawn: status %d; log:\n%s", code, h.logs())
 	}
 	var logs string
-	deadline = time.Now().Add(time.Minute)
-	for !strings.Contains(logs, "END-OF-HOME") && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+	runtimetest.Eventually(t, time.Minute, "END-OF-HOME in the agent's logs", func() bool {
 		_, logs = h.get("/api/managed-agents/" + seeded.ID + "/logs")
-	}
+		return strings.Contains(logs, "END-OF-HOME")
+	}, func() string { return logs })
 	if !strings.Contains(logs, `"hasCompletedOnboarding": true`) || !strings.Contains(logs, `"/workspace"`) {
 		t.Errorf("the agent's $HOME/.claude.json, as it printed it:\n%s", logs)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // The real agent CLIs, pinned in test/agent-clis and installed by
@@ -272,11 +273,7 @@ func TestRealCLI_WarmPool(t *testing.T) {
 				h.do("GET", "/api/managed-agents?pooled=true&status=ready", nil, &list)
 				return len(list) == 1
 			}
-			for deadline := time.Now().Add(2 * time.Minute); !ready(); time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no ready pool agent within 2 minutes; log:\n%s", h.logs())
-				}
-			}
+			runtimetest.Eventually(t, 2*time.Minute, "a ready pool agent", ready, func() string { return "log:\n" + h.logs() })
 			var a agent
 			if code := h.do("POST", "/api/managed-agents", map[string]any{"type": tt.typ, "name": "taken"}, &a); code != http.StatusCreated || a.Status != "ready" || a.Pooled {
 				t.Fatalf("spawn: %d %+v; want a ready agent from the pool; log:\n%s", code, a, h.logs())

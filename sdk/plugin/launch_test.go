@@ -20,6 +20,7 @@ import (
 
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 func TestLaunchRefusesWhatIsNotAPlugin(t *testing.T) {
@@ -166,10 +167,9 @@ func TestLaunchedPluginLogsToHostLoggerOnly(t *testing.T) {
 			t.Errorf("Inspect err = %v, want ErrNotFound", err)
 		}
 		// The plugin's stderr is read apart from the gRPC reply.
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(logs.String(), "describing") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		runtimetest.Eventually(t, 5*time.Second, "the plugin's log line", func() bool {
+			return strings.Contains(logs.String(), "describing")
+		}, logs.String)
 	})
 
 	var entry string
@@ -203,13 +203,7 @@ func TestKilledPluginIsUnavailable(t *testing.T) {
 	if err := syscall.Kill(c.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.Exited() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !c.Exited() {
-		t.Error("Exited() = false after SIGKILL")
-	}
+	runtimetest.Eventually(t, 5*time.Second, "Exited() after SIGKILL", c.Exited, nil)
 	_, err = c.Health(ctx)
 	if !plugin.IsUnavailable(err) {
 		t.Errorf("IsUnavailable(%v) = false", err)

@@ -269,21 +269,16 @@ func (e *env) exitOf(id string, ch <-chan waitResult) runtime.ExitStatus {
 	}
 }
 
-// eventually polls cond until it holds. cond describes what it saw, for the
-// failure message.
+// eventually waits, within the suite's Timeout, for cond, which also
+// describes what it saw, for the failure message.
 func (e *env) eventually(what string, cond func() (bool, string)) {
 	e.t.Helper()
-	deadline := time.Now().Add(e.opts.Timeout)
-	for {
+	var last string
+	Eventually(e.t, e.opts.Timeout, what, func() bool {
 		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: not true within %v; last seen: %s", what, e.opts.Timeout, seen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		last = seen
+		return ok
+	}, func() string { return last })
 }
 
 // waitRunning waits until Inspect reports the agent running. Start returns

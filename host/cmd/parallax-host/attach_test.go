@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/parallax/parallax/sdk/runtimetest"
 	"golang.org/x/term"
 )
 
@@ -32,19 +33,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// waitFor polls cond until it holds, or fails the test after a generous
-// deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (h *fakeHost) inputs() []string {
@@ -77,7 +65,7 @@ func TestAttachPipeDetaches(t *testing.T) {
 	if _, err := io.WriteString(typing, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the echo of hello", func() bool { return strings.Contains(stdout.String(), "replay$ HELLO") })
+	runtimetest.Eventually(t, 30*time.Second, "the echo of hello", func() bool { return strings.Contains(stdout.String(), "replay$ HELLO") }, nil)
 	// What follows Ctrl-] is not typed.
 	if _, err := io.WriteString(typing, "wor\x1dignored"); err != nil {
 		t.Fatal(err)
@@ -130,19 +118,19 @@ func TestAttachTerminal(t *testing.T) {
 	code, _, stderr := startAttach(h, tty)
 
 	var resize map[string]any
-	waitFor(t, "the resize", func() bool {
+	runtimetest.Eventually(t, 30*time.Second, "the resize", func() bool {
 		in := h.inputs()
 		return len(in) > 0 && json.Unmarshal([]byte(strings.TrimPrefix(in[0], "text ")), &resize) == nil
-	})
+	}, nil)
 	if resize["type"] != "resize" || resize["cols"] != 97.0 || resize["rows"] != 31.0 {
 		t.Errorf("first message %v, want a resize to 97x31", resize)
 	}
 	if _, err := ptmx.Write([]byte("ab\x03")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the keys", func() bool {
+	runtimetest.Eventually(t, 30*time.Second, "the keys", func() bool {
 		return strings.Contains(strings.Join(h.inputs(), ""), "binary ab\x03")
-	})
+	}, nil)
 	if _, err := ptmx.Write([]byte{0x1d}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // fixedRuntimes offers the same candidates for every spawn, in order.
@@ -190,17 +191,12 @@ func TestSpawnValidation(t *testing.T) {
 // waitStatus waits until the agent has status want.
 func waitStatus(t *testing.T, m *Manager, id string, want session.Status) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v, err := m.Get(id)
-		if err == nil && v.Status == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent %s: status %s (%v), want %s", id, v.Status, err, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var v View
+	var err error
+	runtimetest.Eventually(t, 30*time.Second, fmt.Sprintf("agent %s to have status %s", id, want), func() bool {
+		v, err = m.Get(id)
+		return err == nil && v.Status == want
+	}, func() string { return fmt.Sprintf("status %s (%v)", v.Status, err) })
 }
 
 func TestEventsMaskTheAgentsSecrets(t *testing.T) {

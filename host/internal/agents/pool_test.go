@@ -19,6 +19,7 @@ import (
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // fakeCLIRuntime is a fake runtime whose agents show their CLI's prompt,
@@ -62,17 +63,12 @@ func idle(m *Manager, typ string) []string {
 // returns their ids.
 func waitIdle(t *testing.T, m *Manager, typ string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ids := idle(m, typ)
-		if len(ids) == n {
-			return ids
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d %s agents idle in the pool, want %d: %+v", len(ids), typ, n, m.List())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var ids []string
+	runtimetest.Eventually(t, 30*time.Second, fmt.Sprintf("%d %s agents idle in the pool", n, typ), func() bool {
+		ids = idle(m, typ)
+		return len(ids) == n
+	}, func() string { return fmt.Sprintf("%d idle: %+v", len(ids), m.List()) })
+	return ids
 }
 
 func statsOf(m *Manager, typ string) PoolStats {
@@ -223,18 +219,11 @@ func TestPoolReplacesAnAgentThatDies(t *testing.T) {
 	if err := fake.Exit(dead, 1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	runtimetest.Eventually(t, 30*time.Second, "the dead pool agent to be replaced", func() bool {
 		ids := idle(m, "claude")
 		_, err := m.Get(dead)
-		if len(ids) == 1 && ids[0] != dead && errors.Is(err, ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the dead pool agent was not replaced: %+v", m.List())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(ids) == 1 && ids[0] != dead && errors.Is(err, ErrNotFound)
+	}, func() string { return fmt.Sprintf("%+v", m.List()) })
 	if s := statsOf(m, "claude"); s.Replaced != 1 || s.Spawned != 2 {
 		t.Errorf("stats = %+v, want 1 replaced, 2 spawned", s)
 	}
@@ -245,12 +234,9 @@ func TestPoolBacksOffWhileSpawnsFail(t *testing.T) {
 	broken := &fakeruntime.Runtime{Name: "broken", StartErr: errors.New("engine down")}
 	began := time.Now()
 	m := poolManager(t, []config.WarmPool{{Type: "claude", Size: 2}}, broken)
-	for statsOf(m, "claude").SpawnFailed == 0 {
-		if time.Since(began) > 30*time.Second {
-			t.Fatal("the pool never tried to spawn")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runtimetest.Eventually(t, 30*time.Second, "the pool to try a spawn", func() bool {
+		return statsOf(m, "claude").SpawnFailed > 0
+	}, nil)
 	// Tries at 0, 1s, 3s, 7s …: whatever the machine's speed, no more
 	// than two fit into 1.5s.
 	time.Sleep(time.Until(began.Add(1500 * time.Millisecond)))

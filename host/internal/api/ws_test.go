@@ -26,6 +26,7 @@ import (
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // pipeRuntime is a fake runtime whose agents' terminal output is what the
@@ -185,20 +186,13 @@ func TestSlowTerminalClientGetsClose1008(t *testing.T) {
 	if _, err := h.rt.outW.Write([]byte("end-of-flood")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	runtimetest.Eventually(t, 30*time.Second, "the host to take all the output", func() bool {
 		raw, err := h.m.Logs(h.id, 0, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bytes.HasSuffix(raw, []byte("end-of-flood")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the host never took all the output")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return bytes.HasSuffix(raw, []byte("end-of-flood"))
+	}, nil)
 	// The output went to the watchers under the terminal lock; a Watch
 	// takes it, so by now the client was dropped.
 	w, err := h.m.Watch(h.id)

@@ -17,6 +17,7 @@ import (
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/sdk/agent/protocol"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // answering is an agent on the real protocol that answers with answer(task).
@@ -60,19 +61,15 @@ func loadPatterns(t *testing.T, src string) map[string]config.Pattern {
 
 func waitDone(t *testing.T, e *Engine, id string) Execution {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		x, err := e.Get(id)
-		if err != nil {
+	var x Execution
+	runtimetest.Eventually(t, 30*time.Second, "the execution to end", func() bool {
+		var err error
+		if x, err = e.Get(id); err != nil {
 			t.Fatal(err)
 		}
-		if x.Status != StatusRunning {
-			return x
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the execution did not end")
-	return Execution{}
+		return x.Status != StatusRunning
+	}, nil)
+	return x
 }
 
 func TestCapabilityPatterns(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/parallax/parallax/host/internal/fakeruntime"
 	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // fakes serves fake runtimes over real gRPC, one per plugin path, and
@@ -251,17 +252,11 @@ func TestADeadPluginIsRestartedAndReported(t *testing.T) {
 
 	f.client("alpha").Kill()
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := m.Statuses()[0]
-		if st.Restarts == 1 && st.Healthy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("runtime not restarted: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var st Status
+	runtimetest.Eventually(t, 30*time.Second, "the runtime to restart", func() bool {
+		st = m.Statuses()[0]
+		return st.Restarts == 1 && st.Healthy
+	}, func() string { return fmt.Sprintf("%+v", st) })
 	if n := f.launchCount("alpha"); n != 2 {
 		t.Errorf("launched %d times, want 2", n)
 	}

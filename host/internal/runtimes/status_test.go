@@ -2,10 +2,12 @@ package runtimes
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/parallax/parallax/host/internal/fakeruntime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // Statuses are what the last check found: reading them calls no plugin,
@@ -35,18 +37,12 @@ func TestStatusesShowTheLastCheck(t *testing.T) {
 	}
 
 	m.Kick("alpha")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := m.Statuses()[0]
-		if !st.Healthy {
-			if st.Message != "engine unreachable" || !st.CheckedAt.After(first.CheckedAt) {
-				t.Errorf("after a check: %+v; want the plugin's message and a later checkedAt than %v", st, first.CheckedAt)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a kicked check never saw the runtime unhealthy: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var st Status
+	runtimetest.Eventually(t, 30*time.Second, "a kicked check to see the runtime unhealthy", func() bool {
+		st = m.Statuses()[0]
+		return !st.Healthy
+	}, func() string { return fmt.Sprintf("%+v", st) })
+	if st.Message != "engine unreachable" || !st.CheckedAt.After(first.CheckedAt) {
+		t.Errorf("after a check: %+v; want the plugin's message and a later checkedAt than %v", st, first.CheckedAt)
 	}
 }

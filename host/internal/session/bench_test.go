@@ -13,6 +13,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/screen"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // readyFrame is a faketui prompt box, as one redraw.
@@ -38,36 +39,25 @@ func TestIdleSessionsHoldNoTimers(t *testing.T) {
 			s.Feed([]byte(frame[k:min(k+40, len(frame))]))
 		}
 	}
-	waitUntil(t, "all sessions ready", func() bool {
+	runtimetest.Eventually(t, deadline, "all sessions ready", func() bool {
 		for _, s := range sessions {
 			if s.Status() != StatusReady {
 				return false
 			}
 		}
 		return true
-	})
+	}, nil)
 	for _, s := range sessions {
 		if k := s.timersArmed(); k != 0 {
 			t.Fatalf("session %s is idle with %d timers armed", s.ID(), k)
 		}
 	}
-	waitUntil(t, "the timer goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+	runtimetest.Eventually(t, deadline, "the timer goroutines to end", func() bool { return runtime.NumGoroutine() <= base }, nil)
 
 	before := cpuTime()
 	time.Sleep(time.Second)
 	used := cpuTime() - before
 	t.Logf("%d idle sessions: %v of CPU in 1s (the whole test process, %d goroutines)", n, used, runtime.NumGoroutine())
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func cpuTime() time.Duration {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // laggyMenu is a two-choice menu, drawn straight into a session, that
@@ -118,13 +120,10 @@ func TestChooseWaitsForTheHighlight(t *testing.T) {
 			m.mu.Lock()
 			m.draw()
 			m.mu.Unlock()
-			end := time.Now().Add(deadline)
-			for p := s.Pending(); p == nil || p.Selected != 1 || p.Question != laggyQuestion; p = s.Pending() {
-				if time.Now().After(end) {
-					t.Fatalf("no question pending; screen:\n%s", s.Screen().Text())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			runtimetest.Eventually(t, deadline, "the question pending", func() bool {
+				p := s.Pending()
+				return p != nil && p.Selected == 1 && p.Question == laggyQuestion
+			}, func() string { return "screen:\n" + s.Screen().Text() })
 
 			err = s.Choose(tt.choice)
 			if !errors.Is(err, tt.err) {

@@ -19,6 +19,7 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/screen"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // fakeAdapter reads the screens of testdata/faketui.
@@ -162,16 +163,12 @@ func (a *agent) events(name events.Name) []events.Event {
 	return out
 }
 
-// eventually waits for cond; the test fails with what after the deadline.
+// eventually waits for cond; a failure shows the agent's state.
 func (a *agent) eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s; status %s, error %q, screen:\n%s", what, a.Status(), a.Error(), a.Screen().Text())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runtimetest.Eventually(t, deadline, what, cond, func() string {
+		return fmt.Sprintf("status %s, error %q, screen:\n%s", a.Status(), a.Error(), a.Screen().Text())
+	})
 }
 
 func (a *agent) waitStatus(t *testing.T, want Status) {

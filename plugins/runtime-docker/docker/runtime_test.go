@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/parallax/parallax/plugins/runtime-docker/internal/testengine"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // The tests here need an engine; testengine skips them without one (and
@@ -88,19 +89,9 @@ func (o *output) String() string {
 
 func (o *output) waitFor(t *testing.T, want string) {
 	t.Helper()
-	eventually(t, func() bool { return strings.Contains(o.String(), want) },
-		func() string { return fmt.Sprintf("output never held %q; got %q", want, o.String()) })
-}
-
-func eventually(t *testing.T, cond func() bool, msg func() string) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runtimetest.Eventually(t, patience, fmt.Sprintf("output holding %q", want),
+		func() bool { return strings.Contains(o.String(), want) },
+		func() string { return fmt.Sprintf("%q", o.String()) })
 }
 
 func TestLimitsShowInInspect(t *testing.T) {
@@ -164,10 +155,10 @@ func TestTimeoutStopsAndRemovesTheContainer(t *testing.T) {
 		t.Errorf("the agent ran %v past its start, far more than its 2s timeout", took)
 	}
 	// Nobody calls Stop: the container goes by itself.
-	eventually(t, func() bool {
+	runtimetest.Eventually(t, patience, "the timed-out container to be gone", func() bool {
 		_, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 		return cerrdefs.IsNotFound(err)
-	}, func() string { return "the timed-out container is still there" })
+	}, nil)
 }
 
 func TestWorkdirIsMountedAtWorkspace(t *testing.T) {
@@ -184,10 +175,10 @@ func TestWorkdirIsMountedAtWorkspace(t *testing.T) {
 	start(t, r, spec)
 	_, out := capture(t, r, spec.ID)
 	out.waitFor(t, "cwd:/workspace:marker-from-the-host:end")
-	eventually(t, func() bool {
+	runtimetest.Eventually(t, patience, "the agent's write to /workspace to reach the host's workdir", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "out"))
 		return string(b) == "written\n"
-	}, func() string { return "the agent's write to /workspace did not reach the host's workdir" })
+	}, nil)
 
 	outside := runtime.Spec{ID: "outside", Argv: sh("true"), Workdir: t.TempDir()}
 	if _, err := r.Start(context.Background(), outside); !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "workdir_roots") {
@@ -339,10 +330,10 @@ func TestRecover(t *testing.T) {
 	otherHost := plant(t, cli, map[string]string{labelManaged: "true", labelHostInstance: host + "-other", labelAgent: "running"},
 		"exec sleep 300", true)
 	stranger := plant(t, cli, nil, "exec sleep 300", true)
-	eventually(t, func() bool {
+	runtimetest.Eventually(t, patience, "the planted container to exit", func() bool {
 		got, err := cli.ContainerInspect(context.Background(), exited, client.ContainerInspectOptions{})
 		return err == nil && !got.Container.State.Running
-	}, func() string { return "the planted container did not exit" })
+	}, nil)
 
 	r := newRuntime(t, host, nil)
 	adopted, err := r.Recover(context.Background())

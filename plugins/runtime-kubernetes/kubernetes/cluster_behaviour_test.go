@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 	"github.com/parallax/parallax/test/kube/testcluster"
 )
 
@@ -149,25 +151,20 @@ func testRecoverAdopts(t *testing.T, c *testcluster.Cluster) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var got string
+	runtimetest.Eventually(t, time.Minute, "the adopted agent's terminal to answer", func() bool {
 		if _, err := io.WriteString(conn, "after-restart\n"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
 		mu.Lock()
-		got := out.String()
+		got = out.String()
 		mu.Unlock()
-		if strings.Contains(got, "got:after-restart:end") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the adopted agent's terminal does not answer; output %q", got)
-		}
-	}
+		return strings.Contains(got, "got:after-restart:end")
+	}, func() string { return fmt.Sprintf("output %q", got) })
 	// No stray newline: the gate was open already.
 	mu.Lock()
-	got := out.String()
+	got = out.String()
 	mu.Unlock()
 	if strings.Contains(got, "got::end") {
 		t.Errorf("re-attaching sent the gate's newline again: %q", got)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // patience bounds every wait in the tests; it is a deadline for a
@@ -170,8 +171,9 @@ func (o *output) String() string {
 // waitFor waits until the output holds want n times.
 func (o *output) waitFor(t testing.TB, want string, n int) {
 	t.Helper()
-	eventually(t, func() bool { return strings.Count(o.String(), want) >= n },
-		func() string { return fmt.Sprintf("output never held %q %d times; got %q", want, n, o.String()) })
+	runtimetest.Eventually(t, patience, fmt.Sprintf("output holding %q %d times", want, n),
+		func() bool { return strings.Count(o.String(), want) >= n },
+		func() string { return fmt.Sprintf("%q", o.String()) })
 }
 
 // waitEOF waits until the reader got io.EOF and returns all it read.
@@ -188,18 +190,6 @@ func (o *output) waitEOF(t testing.TB) string {
 	return o.String()
 }
 
-// eventually polls cond until it holds, failing the test after patience.
-func eventually(t testing.TB, cond func() bool, msg func() string) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func alive(pid int) bool {
 	p, ok := readProcStat(pid)
 	return ok && p.alive()
@@ -209,14 +199,14 @@ func alive(pid int) bool {
 func readPidFile(t testing.TB, path string) int {
 	t.Helper()
 	var pid int
-	eventually(t, func() bool {
+	runtimetest.Eventually(t, patience, "a pid in "+path, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return false
 		}
 		_, err = fmt.Sscan(string(b), &pid)
 		return err == nil && pid > 0
-	}, func() string { return "no pid in " + path })
+	}, nil)
 	return pid
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -298,10 +299,10 @@ func TestStopKillsDaemons(t *testing.T) {
 				t.Fatalf("daemon %d survived Stop", pid)
 			}
 			// We are its subreaper, so it is reaped too, not left a zombie.
-			eventually(t, func() bool {
+			runtimetest.Eventually(t, patience, fmt.Sprintf("daemon %d to be reaped", pid), func() bool {
 				_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 				return err != nil
-			}, func() string { return fmt.Sprintf("daemon %d never reaped", pid) })
+			}, nil)
 		})
 	}
 }
@@ -409,7 +410,7 @@ func TestStatsOfBusyAgent(t *testing.T) {
 			r := newRuntime(t, options{config: map[string]any{"cgroups": mode}})
 			start(t, r, runtime.Spec{ID: "busy", Argv: sh("while :; do :; done")})
 			var st runtime.Stats
-			eventually(t, func() bool {
+			runtimetest.Eventually(t, patience, "stats of a busy agent", func() bool {
 				var err error
 				st, err = r.Stats(context.Background(), "busy")
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // patience bounds waits for what must happen; it measures no speed.
@@ -141,9 +142,7 @@ func TestStartTakesAnIDOnce(t *testing.T) {
 		_, err := tab.Start("a", func() (*proc, error) { <-release; return newProc("a", ""), nil })
 		done <- err
 	}()
-	for !tab.Has("a") {
-		time.Sleep(time.Millisecond)
-	}
+	runtimetest.Eventually(t, 10*time.Second, "the first Start to take the id", func() bool { return tab.Has("a") }, nil)
 	if _, err := tab.Start("a", func() (*proc, error) { return newProc("a", ""), nil }); !errors.Is(err, runtime.ErrAlreadyExists) {
 		t.Errorf("second Start while the first launches: %v; want ErrAlreadyExists", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parallax/parallax/sdk/runtimetest"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -180,28 +181,22 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// waitFor calls check until it returns nil, failing the test at ctx's end
-// or as soon as one of procs exits.
+// waitFor calls check until it returns nil, failing the test at ctx's
+// deadline or as soon as one of procs exits. Each attempt gets at most
+// 10 s, so one hung request does not use up the wait.
 func waitFor(t testing.TB, ctx context.Context, what string, procs []*process, check func(context.Context) error) {
 	t.Helper()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	deadline, _ := ctx.Deadline()
+	var err error
+	runtimetest.Eventually(t, time.Until(deadline), what, func() bool {
 		for _, p := range procs {
 			p.failIfExited(t)
 		}
 		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := check(attempt)
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s; last: %v", what, err)
-		case <-tick.C:
-		}
-	}
+		defer cancel()
+		err = check(attempt)
+		return err == nil
+	}, func() string { return fmt.Sprint(err) })
 }
 
 func writeKubeconfig(path, server, caFile, token, namespace string) error {

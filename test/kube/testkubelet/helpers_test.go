@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parallax/parallax/sdk/runtimetest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -85,23 +86,11 @@ func createPod(t *testing.T, k *Kubelet, client *fake.Clientset, pod *corev1.Pod
 		t.Fatal(err)
 	}
 	var c *container
-	waitFor(t, "the container to start", func() bool {
+	runtimetest.Eventually(t, waitTimeout, "the container to start", func() bool {
 		c = k.container(pod.Namespace, pod.Name)
 		return c != nil
-	})
+	}, nil)
 	return c
-}
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // waitExited waits for c's process to exit.
@@ -220,13 +209,9 @@ func (s *session) Next() *remotecommand.TerminalSize {
 // waitOutput waits for the session to have received want.
 func (s *session) waitOutput(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !strings.Contains(s.out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for output %q; have %q", want, s.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runtimetest.Eventually(t, waitTimeout, fmt.Sprintf("output %q", want),
+		func() bool { return strings.Contains(s.out.String(), want) },
+		func() string { return fmt.Sprintf("%q", s.out.String()) })
 }
 
 // lockedBuffer is an output sink safe to read while it is written.

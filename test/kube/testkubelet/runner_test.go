@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parallax/parallax/sdk/runtimetest"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,14 +21,14 @@ import (
 func waitTerminated(t *testing.T, client *fake.Clientset, name string) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
-	waitFor(t, "the pod to end", func() bool {
+	runtimetest.Eventually(t, waitTimeout, "the pod to end", func() bool {
 		var err error
 		pod, err = client.CoreV1().Pods(testNamespace).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-	})
+	}, nil)
 	return pod
 }
 
@@ -175,7 +176,7 @@ func TestDeleteStopsContainer(t *testing.T) {
 			grace := int64(1) // minGracePeriod applies
 			pod.Spec.TerminationGracePeriodSeconds = &grace
 			c := createPod(t, k, client, pod)
-			waitFor(t, "the container to be ready", func() bool { return strings.Contains(string(c.out.snapshot()), "ready") })
+			runtimetest.Eventually(t, waitTimeout, "the container to be ready", func() bool { return strings.Contains(string(c.out.snapshot()), "ready") }, nil)
 
 			start := time.Now()
 			tt.delete(t, pod)
@@ -190,10 +191,10 @@ func TestDeleteStopsContainer(t *testing.T) {
 			}
 			waitGroupGone(t, c.cmd.Process.Pid)
 			if tt.removes {
-				waitFor(t, "the pod to be removed", func() bool {
+				runtimetest.Eventually(t, waitTimeout, "the pod to be removed", func() bool {
 					_, err := pods.Get(ctx, name, metav1.GetOptions{})
 					return apierrors.IsNotFound(err)
-				})
+				}, nil)
 			}
 		})
 	}
@@ -213,7 +214,7 @@ func TestCleanupKillsContainers(t *testing.T) {
 // Killed processes take a moment to die.
 func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	waitFor(t, "the container's processes to die", func() bool { return !groupAlive(t, pgid) })
+	runtimetest.Eventually(t, waitTimeout, "the container's processes to die", func() bool { return !groupAlive(t, pgid) }, nil)
 }
 
 // groupAlive reports whether a process of the group pgid is alive. Dead

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parallax/parallax/sdk/runtimetest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,23 +41,22 @@ func TestAttach(t *testing.T) {
 				s.sizes <- remotecommand.TerminalSize{Width: 123, Height: 45}
 				// The size and the input travel on different streams, so
 				// ask again until the new size shows.
-				deadline := time.Now().Add(waitTimeout)
-				for !strings.Contains(s.out.String(), "45 123") {
-					if time.Now().After(deadline) {
-						t.Fatalf("stty never saw 45 rows, 123 columns; output %q", s.out.String())
+				runtimetest.Eventually(t, waitTimeout, "stty to see 45 rows, 123 columns", func() bool {
+					if strings.Contains(s.out.String(), "45 123") {
+						return true
 					}
 					if _, err := io.WriteString(s.stdin, "\n"); err != nil {
 						t.Fatal(err)
 					}
-					time.Sleep(50 * time.Millisecond)
-				}
+					return false
+				}, func() string { return fmt.Sprintf("output %q", s.out.String()) })
 			})
 
 			t.Run("two attaches both see the output", func(t *testing.T) {
 				c := createPod(t, k, client, testPod("two", "cat"))
 				first := attach(t, cfg, attachURL(k, c.pod), p.new)
 				second := attach(t, cfg, attachURL(k, c.pod), p.new)
-				waitFor(t, "both attaches", func() bool { return c.out.followerCount() == 2 })
+				runtimetest.Eventually(t, waitTimeout, "both attaches", func() bool { return c.out.followerCount() == 2 }, nil)
 				if _, err := io.WriteString(first.stdin, "ping\n"); err != nil {
 					t.Fatal(err)
 				}
@@ -252,12 +252,12 @@ func TestContainerLogs(t *testing.T) {
 func TestContainerLogsFollow(t *testing.T) {
 	k, client := startKubelet(t)
 	c := createPod(t, k, client, testPod("follow", "sh", "-c", "echo one; read line; echo two"))
-	waitFor(t, "the first line", func() bool { return strings.Contains(string(c.out.snapshot()), "one") })
+	runtimetest.Eventually(t, waitTimeout, "the first line", func() bool { return strings.Contains(string(c.out.snapshot()), "one") }, nil)
 
 	hc := httpClient(t, k)
 	got := make(chan string, 1)
 	go func() { got <- getLogs(t, hc, k, c, "follow=true") }()
-	waitFor(t, "the log to follow", func() bool { return c.out.followerCount() == 1 })
+	runtimetest.Eventually(t, waitTimeout, "the log to follow", func() bool { return c.out.followerCount() == 1 }, nil)
 	if _, err := c.pty.WriteString("go\n"); err != nil {
 		t.Fatal(err)
 	}
