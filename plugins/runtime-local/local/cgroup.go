@@ -617,12 +617,24 @@ func cgroupEmpty(dir string) bool {
 // moment, so "none left" must hold for two scans some milliseconds apart.
 func killMarked(ctx context.Context, marker []string, mainPid func() int) error {
 	var clean time.Time
+	// A dying process loses its environ, and so its marker, before it is
+	// a zombie: the ones killed are followed by pid and start time until
+	// they are dead, not only until they no longer look marked.
+	killed := map[int]uint64{}
 	return pollUntil(ctx, func() bool {
 		left := false
 		for _, p := range markedProcs(marker, mainPid()) {
 			if p.alive() {
 				left = true
+				killed[p.pid] = p.startTicks
 				_ = syscall.Kill(p.pid, syscall.SIGKILL)
+			}
+		}
+		for pid, start := range killed {
+			if p, ok := readProcStat(pid); ok && p.startTicks == start && p.alive() {
+				left = true
+			} else {
+				delete(killed, pid)
 			}
 		}
 		switch {

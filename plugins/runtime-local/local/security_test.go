@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/parallax/parallax/sdk/runtime"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // logBuffer collects a runtime's log lines.
@@ -225,6 +226,12 @@ func foreignSleep(t *testing.T, env []string) *exec.Cmd {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
+	// Start returns once the exec is under way, but the kernel shows the
+	// new environ only once the exec has laid it out.
+	runtimetest.Eventually(t, patience, "the sleep's environ", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", cmd.Process.Pid))
+		return err == nil && len(b) > 0
+	}, nil)
 	return cmd
 }
 
