@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,12 +39,7 @@ var buildKubernetesPlugin = sync.OnceValue(func() error {
 // are no Kubernetes binaries.
 func startKubernetes(t *testing.T) *testcluster.Cluster {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testcluster.Start(t, testcluster.Options{KubeletPort: l.Addr().(*net.TCPAddr).Port, KubeletDeletesPods: true})
-	testkubelet.Start(t, c.Client, testkubelet.Options{Listener: l})
+	c := testkubelet.StartCluster(t)
 	if err := buildKubernetesPlugin(); err != nil {
 		t.Fatalf("building parallax-runtime-kubernetes: %v", err)
 	}

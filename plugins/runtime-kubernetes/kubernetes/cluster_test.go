@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,13 +17,7 @@ import (
 // the plugin does crosses the real API server, pods/attach included.
 func startCluster(t *testing.T) *testcluster.Cluster {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testcluster.Start(t, testcluster.Options{KubeletPort: l.Addr().(*net.TCPAddr).Port, KubeletDeletesPods: true})
-	testkubelet.Start(t, c.Client, testkubelet.Options{Listener: l})
-	return c
+	return testkubelet.StartCluster(t)
 }
 
 // clusterConfig is the runtime's config block for c; extra adds to it.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/parallax/parallax/test/kube/testcluster"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
@@ -149,4 +150,18 @@ func (k *Kubelet) container(namespace, name string) *container {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.containers[namespace+"/"+name]
+}
+
+// StartCluster starts a test cluster (see testcluster.Start) whose node
+// this fake kubelet runs, and which deletes pods as a kubelet would. It
+// skips the test where the Kubernetes binaries are missing.
+func StartCluster(t testing.TB) *testcluster.Cluster {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testcluster.Start(t, testcluster.Options{KubeletPort: l.Addr().(*net.TCPAddr).Port, KubeletDeletesPods: true})
+	Start(t, c.Client, Options{Listener: l})
+	return c
 }
