@@ -57,7 +57,7 @@ lint:
 	@out=$$(gofmt -l sdk host plugins examples test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fmt:
-	gofmt -w sdk host plugins
+	gofmt -w sdk host plugins examples test
 
 # Regenerates the gRPC code under sdk/internal/proto (committed).
 proto:
