@@ -280,7 +280,8 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeEvent(ctx context.Context, c *websocket.Conn, e events.Event) bool {
-	b, err := json.Marshal(e)
+	// Not json.Marshal: it would check and compact what is compact already.
+	b, err := e.MarshalJSON()
 	if err != nil {
 		return false
 	}
