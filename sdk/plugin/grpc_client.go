@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"io"
+	"sync/atomic"
 
 	runtimev1 "github.com/parallax/parallax/sdk/internal/proto/runtime/v1"
 	"github.com/parallax/parallax/sdk/runtime"
@@ -17,16 +18,19 @@ import (
 // package's sentinels with errors.Is. IsUnavailable tells them from the
 // plugin being gone.
 type Client struct {
-	rpc  runtimev1.RuntimeClient
-	proc process
+	rpc      runtimev1.RuntimeClient
+	proc     process
+	detached atomic.Bool
 }
 
-// process is what runs the plugin: a child process from Launch, or an
-// in-process server from TestClient.
+// process is what runs the plugin: a process from Launch or Reattach, or
+// an in-process server from TestClient.
 type process interface {
 	kill()
 	exited() bool
 	pid() int
+	reattachConfig() ReattachConfig
+	detach()
 }
 
 var (
@@ -38,11 +42,31 @@ var (
 
 // Kill ends the plugin and closes the connection to it. It asks the plugin
 // to exit and kills it after a short grace period. Agents the runtime
-// runs outside its own process survive it.
+// runs outside its own process survive it. After Detach it does nothing.
 func (c *Client) Kill() {
-	if c.proc != nil {
+	if c.proc != nil && !c.detached.Load() {
 		c.proc.kill()
 	}
+}
+
+// Detach closes the connection to the plugin and leaves it running, for a
+// later Reattach; the Client is of no use after. Only a plugin launched
+// WithOutliveHost survives the host's exit: Detach doesn't change that.
+// A TestClient's server is closed as by Kill, there being no process to
+// leave running.
+func (c *Client) Detach() {
+	if c.proc != nil && !c.detached.Swap(true) {
+		c.proc.detach()
+	}
+}
+
+// ReattachConfig says how to Reattach to the plugin. It is the zero
+// ReattachConfig for a TestClient.
+func (c *Client) ReattachConfig() ReattachConfig {
+	if c.proc == nil {
+		return ReattachConfig{}
+	}
+	return c.proc.reattachConfig()
 }
 
 // Exited reports whether the plugin has exited.

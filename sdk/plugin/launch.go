@@ -1,11 +1,15 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +25,7 @@ type LaunchOption func(*launchConfig)
 type launchConfig struct {
 	startTimeout time.Duration
 	env          []string
+	logFile      string // set by WithOutliveHost
 }
 
 // WithStartTimeout bounds how long the plugin may take to complete the
@@ -36,10 +41,23 @@ func WithEnv(env ...string) LaunchOption {
 	return func(c *launchConfig) { c.env = append(c.env, env...) }
 }
 
+// WithOutliveHost lets the plugin run on after the host process dies or
+// exits, with its agents, for a later host to Reattach to. The plugin then
+// writes its JSON log lines to the file at logPath (appending; created
+// with mode 0600) instead of to stderr, where nobody would read them once
+// the host is gone; the host follows that file itself. Without this
+// option, the plugin is killed when the host dies.
+func WithOutliveHost(logPath string) LaunchOption {
+	return func(c *launchConfig) { c.logFile = logPath }
+}
+
 // Launch starts the runtime plugin binary at path and connects to it.
 //
 // The plugin's JSON log lines on stderr become entries of logger, named
-// after the binary. The plugin runs until Kill; the caller must call it.
+// after the binary; with WithOutliveHost they go to its log file instead,
+// for the caller to follow. The plugin runs until Kill, or with
+// WithOutliveHost until Kill after a Detach and a Reattach; the caller
+// must see to it.
 // Launch fails with an error naming path when the binary is missing, is
 // not a parallax runtime plugin, or speaks another protocol version.
 func Launch(ctx context.Context, path string, logger hclog.Logger, opts ...LaunchOption) (*Client, error) {
@@ -60,12 +78,23 @@ func Launch(ctx context.Context, path string, logger hclog.Logger, opts ...Launc
 
 	cmd := exec.Command(path)
 	// go-plugin would put the host's environment after ours, and the
-	// last value of a key wins; so we add it ourselves, first.
-	cmd.Env = append(os.Environ(), cfg.env...)
+	// last value of a key wins; so we add it ourselves, first. A log file
+	// the host itself inherited must not turn the plugin into one that
+	// outlives it.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, logFileEnv+"=") })
+	cmd.Env = append(cmd.Env, cfg.env...)
 	// Its own process group keeps a Ctrl-C or a group-wide SIGTERM aimed at
 	// the host from killing the plugin before the host stopped its agents
 	// through it. Pdeathsig ends the plugin if the host dies without Kill.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cfg.logFile != "" {
+		logFile, err := filepath.Abs(cfg.logFile)
+		if err != nil {
+			return nil, fmt.Errorf("launch runtime plugin %s: log file: %w", path, err)
+		}
+		cmd.SysProcAttr.Pdeathsig = 0
+		cmd.Env = append(cmd.Env, logFileEnv+"="+logFile)
+	}
 	proc := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          pluginSet(nil, nil), // the host side needs no implementation
@@ -137,7 +166,7 @@ func connect(ctx context.Context, proc *goplugin.Client) (*Client, error) {
 	}
 }
 
-// pluginProcess is a plugin running as a child process.
+// pluginProcess is a plugin process, launched or reattached to.
 type pluginProcess struct {
 	c *goplugin.Client
 }
@@ -150,4 +179,29 @@ func (p pluginProcess) pid() int {
 		return rc.Pid
 	}
 	return 0
+}
+
+func (p pluginProcess) reattachConfig() ReattachConfig {
+	rc := p.c.ReattachConfig()
+	if rc == nil || rc.Addr == nil {
+		return ReattachConfig{}
+	}
+	return ReattachConfig{
+		PID:             rc.Pid,
+		Network:         rc.Addr.Network(),
+		Address:         rc.Addr.String(),
+		ProtocolVersion: cmp.Or(p.c.NegotiatedVersion(), rc.ProtocolVersion),
+	}
+}
+
+// detach closes the connection only. go-plugin's Close would also ask the
+// plugin to exit.
+func (p pluginProcess) detach() {
+	rpc, err := p.c.Client()
+	if err != nil {
+		return
+	}
+	if g, ok := rpc.(*goplugin.GRPCClient); ok {
+		_ = g.Conn.Close()
+	}
 }

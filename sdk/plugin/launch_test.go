@@ -111,6 +111,9 @@ func buildFakePlugin(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperHostEnv) != "" {
+		os.Exit(helperHost())
+	}
 	code := m.Run()
 	if fakePlugin.path != "" {
 		_ = os.RemoveAll(filepath.Dir(fakePlugin.path))

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -20,7 +22,8 @@ type serveConfig struct {
 }
 
 // WithLogger replaces the default logger. The host only turns JSON lines on
-// the plugin's stderr into log entries, so the logger must write those.
+// the plugin's stderr, or in its log file when launched WithOutliveHost,
+// into log entries, so the logger must write those.
 func WithLogger(logger hclog.Logger) ServeOption {
 	return func(c *serveConfig) { c.logger = logger }
 }
@@ -37,14 +40,30 @@ func WithLogger(logger hclog.Logger) ServeOption {
 // write to stdout before Serve took over: stdout carries the handshake.
 // Serve returns when the host ends the plugin, after calling the runtime's
 // Close if it implements runtime.Closer.
+//
+// A plugin the host launched WithOutliveHost logs to the file the host
+// named, and so do stray writes to os.Stdout and os.Stderr once the host
+// connected, and crash reports: the host may be gone when they happen.
 func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOption) {
+	// Created before go-plugin swaps os.Stderr for a pipe that the host
+	// doesn't read, so entries go to the real stderr.
+	var out io.Writer = os.Stderr
+	var logFile *os.File
+	if path := os.Getenv(logFileEnv); path != "" {
+		// The agents we start have no use for it.
+		_ = os.Unsetenv(logFileEnv)
+		f, err := outliveHost(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "runtime plugin: %v\n", err)
+			os.Exit(1)
+		}
+		out, logFile = f, f
+	}
 	cfg := serveConfig{
-		// Created before go-plugin swaps os.Stderr for a pipe that the host
-		// doesn't read, so entries go to the real stderr. Every level is
-		// written; the host's logger decides what to keep.
+		// Every level is written; the host's logger decides what to keep.
 		logger: hclog.New(&hclog.LoggerOptions{
 			Level:      hclog.Trace,
-			Output:     os.Stderr,
+			Output:     out,
 			JSONFormat: true,
 		}),
 	}
@@ -52,12 +71,16 @@ func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOptio
 		opt(&cfg)
 	}
 
+	grpcOpts := serverOptions()
+	if logFile != nil {
+		grpcOpts = append(grpcOpts, stdioToFile(logFile)...)
+	}
 	impl := factory(cfg.logger)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         pluginSet(impl, cfg.logger),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, serverOptions()...)...)
+			return grpc.NewServer(append(opts, grpcOpts...)...)
 		},
 		Logger: cfg.logger,
 	})

@@ -44,5 +44,7 @@ func (p *inProcess) kill() {
 	}
 }
 
-func (p *inProcess) exited() bool { return p.closed.Load() }
-func (p *inProcess) pid() int     { return 0 }
+func (p *inProcess) exited() bool                   { return p.closed.Load() }
+func (p *inProcess) pid() int                       { return 0 }
+func (p *inProcess) reattachConfig() ReattachConfig { return ReattachConfig{} }
+func (p *inProcess) detach()                        { p.kill() }

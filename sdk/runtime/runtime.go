@@ -77,10 +77,20 @@ type StatsReporter interface {
 	Stats(ctx context.Context, id string) (Stats, error)
 }
 
-// Adopter is implemented by runtimes whose agents can outlive the runtime
-// process. Recover is called after Configure on every start of the plugin;
-// it returns the agents still running from an earlier run, for the host to
-// adopt, and cleans up what is left of the ones that are not.
+// Adopter is implemented by runtimes that can give the host back the
+// agents it holds. Recover is called after Configure on every start of the
+// plugin, and again when a new host process reattaches to a running plugin.
+// It returns every agent the runtime still holds, running or exited and
+// not yet released by Stop (with State and Exit set), each with Env: the
+// agents it started itself as well as those it adopted from an earlier
+// plugin process of the same host instance. On a start it also cleans up
+// what is left of agents it can't adopt.
+//
+// Recover may be called any number of times: a second call returns the
+// same agents again and must not stop, restart or adopt anything twice.
+// It fails only when it can't say what it holds: a leftover it can't clean
+// up or adopt is for the runtime to log, as an error would keep from the
+// host the agents the runtime does hold.
 type Adopter interface {
 	Recover(ctx context.Context) ([]AgentInfo, error)
 }
@@ -235,8 +245,9 @@ type AgentInfo struct {
 	Exit *ExitStatus
 	// Env is the env the agent was started with. Only Recover fills it, so
 	// that the host can mask the agent's secrets in its output again after
-	// a restart: secrets come back from the runtime's own store on adopt,
-	// never from the host's disk. Start, Inspect and List leave it nil.
+	// it restarted or reattached: secrets come back from the runtime, from
+	// its memory or its own store, never from the host's disk. Start,
+	// Inspect and List leave it nil.
 	Env map[string]string
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"sync"
@@ -123,7 +124,7 @@ func (f *fake) Describe(context.Context) (runtime.Info, error) {
 	return runtime.Info{
 		Name:            "fake",
 		ProtocolVersion: runtime.ProtocolVersion,
-		Capabilities:    runtime.Capabilities{Timeout: true},
+		Capabilities:    runtime.Capabilities{Timeout: true, Adopt: true},
 	}, nil
 }
 
@@ -315,4 +316,21 @@ func (f *fake) List(context.Context) ([]runtime.AgentInfo, error) {
 	return list, nil
 }
 
-var _ runtime.Runtime = (*fake)(nil)
+// Recover returns every agent, as a runtime does for a host that
+// reattached: the fake's agents die with it, so there is nothing to adopt.
+func (f *fake) Recover(context.Context) ([]runtime.AgentInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var list []runtime.AgentInfo
+	for _, a := range f.agents {
+		info := a.info()
+		info.Env = maps.Clone(a.spec.Env)
+		list = append(list, info)
+	}
+	return list, nil
+}
+
+var (
+	_ runtime.Runtime = (*fake)(nil)
+	_ runtime.Adopter = (*fake)(nil)
+)

@@ -103,6 +103,7 @@ func Run(t *testing.T, opts Options) {
 	t.Run("List", s.testList)
 	t.Run("Stats", s.testStats)
 	t.Run("Timeout", s.testTimeout)
+	t.Run("Recover", s.testRecover)
 	t.Run("ConcurrentAgents", s.testConcurrent)
 }
 

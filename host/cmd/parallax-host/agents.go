@@ -17,10 +17,11 @@ const agentsUsage = `parallax-host agents manages the agents of a running host.
 
 Usage:
   parallax-host agents spawn --type TYPE [-- COMMAND...]  start an agent
-  parallax-host agents list [flags]                       list agents
+  parallax-host agents list [-a] [flags]                  list agents; -a adds deleted ones
   parallax-host agents get ID                             show one agent
   parallax-host agents send ID MESSAGE [--wait]           type a message to an agent
   parallax-host agents logs ID [--tail N] [-f]            print an agent's output
+  parallax-host agents messages ID                        print an agent's transcript
   parallax-host agents metrics ID                         show an agent's resource use
   parallax-host agents stop ID [--force]                  stop an agent
   parallax-host agents attach ID                          connect your terminal to the agent's
@@ -46,6 +47,8 @@ func cmdAgents(args []string, std stdio) int {
 		return cmdSend(args[1:], std)
 	case "logs":
 		return cmdLogs(args[1:], std)
+	case "messages":
+		return cmdMessages(args[1:], std)
 	case "metrics":
 		return cmdMetrics(args[1:], std)
 	case "stop":
@@ -249,13 +252,17 @@ func waitStarted(ctx context.Context, cl *client.Client, a client.Agent, w io.Wr
 
 func cmdList(args []string, std stdio) int {
 	c := newClientCmd(std, "agents list", "[flags]",
-		`Lists the host's agents, those that match every filter given.
+		`Lists the host's agents, those that match every filter given: the running
+ones and those that ended and were not deleted. -a adds the deleted ones
+the host's history still keeps (server.history).
 
 Examples:
   parallax-host agents list
+  parallax-host agents list -a --status stopped
   parallax-host agents list --status ready --capability review -o json
 `).withOutput()
 	var opts client.ListOptions
+	c.fs.BoolVar(&opts.All, "a", false, "list the deleted agents too, from the history")
 	c.fs.StringVar(&opts.Status, "status", "", "only agents with this status: starting, ready, busy, error or stopped")
 	c.fs.StringVar(&opts.Type, "type", "", "only agents of this type, such as claude")
 	c.fs.StringVar(&opts.Runtime, "runtime", "", "only agents on this runtime, such as local")
@@ -467,6 +474,33 @@ Example:
 	})
 }
 
+func cmdMessages(args []string, std stdio) int {
+	c := newClientCmd(std, "agents messages", "ID [flags]",
+		`Prints the agent's transcript: each message sent to it and each reply, and
+the questions it asked and their answers, with their times. It works for
+agents that ended, too, as long as the host's history keeps them.
+
+Examples:
+  parallax-host agents messages 3fa2c0de91b4e5f6
+  parallax-host agents messages 3fa2c0de91b4e5f6 -o json
+`).withOutput()
+	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		entries, raw, err := cl.Messages(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		switch {
+		case c.json():
+			printJSON(std.stdout, raw)
+		case len(entries) == 0:
+			fmt.Fprintln(std.stderr, "no messages yet")
+		default:
+			printTranscript(std.stdout, entries)
+		}
+		return nil
+	})
+}
+
 func cmdStop(args []string, std stdio) int {
 	c := newClientCmd(std, "agents stop", "ID [flags]",
 		`Stops the agent: asks it to exit, kills it if it has not after the timeout,
@@ -477,10 +511,11 @@ Examples:
   parallax-host agents stop 3fa2c0de91b4e5f6 --force
 `).withOutput()
 	force := c.fs.Bool("force", false, "kill the agent at once")
+	purge := c.fs.Bool("purge", false, "remove the agent's history too: its record, transcript and output")
 	var timeout durationFlag
 	c.fs.Var(&timeout, "timeout", "how long the agent may take to exit: a `DURATION` such as 10s, or seconds (default: the host's)")
 	return c.run(args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
-		a, err := cl.Stop(ctx, pos[0], client.StopOptions{Force: *force, Timeout: time.Duration(timeout)})
+		a, err := cl.Stop(ctx, pos[0], client.StopOptions{Force: *force, Timeout: time.Duration(timeout), Purge: *purge})
 		if err == nil {
 			c.showAgent(a)
 		}

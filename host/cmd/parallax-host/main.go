@@ -113,6 +113,7 @@ func (c *command) parse(args []string, stderr io.Writer) (string, hclog.Logger, 
 
 func cmdRun(args []string, stderr io.Writer) int {
 	cmd := newCommand("run", "info", stderr)
+	keep := cmd.fs.Bool("keep-agents", false, "on Ctrl-C or SIGTERM, leave the agents and runtime plugins running for the next start to adopt (as server.keep_agents)")
 	path, log, ok := cmd.parse(args, stderr)
 	if !ok {
 		return 2
@@ -125,7 +126,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := server.Run(ctx, cfg, server.Options{Logger: log, Version: version, Secrets: cmd.secrets})
+	err := server.Run(ctx, cfg, server.Options{Logger: log, Version: version, Secrets: cmd.secrets, KeepAgents: *keep})
 	var de *server.DiagError
 	switch {
 	case errors.As(err, &de):

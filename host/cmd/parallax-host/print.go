@@ -74,6 +74,9 @@ func printAgent(w io.Writer, a client.Agent) {
 	for _, warning := range a.Warnings {
 		row("WARNING", oneLine(warning))
 	}
+	if a.EndedAt != nil {
+		row("ENDED", a.EndedAt.Local().Format(time.RFC3339)+" ("+age(time.Since(*a.EndedAt))+" ago)")
+	}
 	if e := a.Exit; e != nil {
 		exit := fmt.Sprintf("code %d", e.Code)
 		if e.Signal != "" {
@@ -109,8 +112,26 @@ func status(a client.Agent) string {
 		return string(a.Status) + " (" + strings.ReplaceAll(string(a.Pending.Type), "_", " ") + ")"
 	case a.Pooled:
 		return string(a.Status) + " (warm pool)"
+	case a.Removed:
+		return string(a.Status) + " (deleted)"
 	}
 	return string(a.Status)
+}
+
+// printTranscript writes an agent's transcript, an entry to a paragraph.
+func printTranscript(w io.Writer, entries []client.TranscriptEntry) {
+	for i, e := range entries {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		who := map[string]string{"sent": "you", "reply": "agent", "question": "agent asks", "answer": "you answer"}[e.Kind]
+		fmt.Fprintf(w, "[%s] %s:\n", e.Time.Local().Format("2006-01-02 15:04:05"), dash(who))
+		text := e.Text
+		for n, c := range e.Choices {
+			text += fmt.Sprintf("\n  %d. %s", n+1, c)
+		}
+		fmt.Fprint(w, withNewline(text))
+	}
 }
 
 // age says roughly how long d is, as "45s", "12m", "3h" or "2d".

@@ -10,6 +10,7 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/session"
+	"github.com/parallax/parallax/host/internal/store"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -42,6 +43,11 @@ type View struct {
 	Pending *session.Prompt `json:"pending,omitempty"`
 	// Pooled is set while the agent waits idle in the warm pool.
 	Pooled bool `json:"pooled"`
+	// EndedAt is when the agent's process ended, once it did.
+	EndedAt *time.Time `json:"endedAt,omitempty"`
+	// Removed is set on an agent that was deleted: it shows only in the
+	// history (?all=true).
+	Removed bool `json:"removed,omitempty"`
 }
 
 // agent is one managed agent.
@@ -65,6 +71,13 @@ type agent struct {
 	// they were never held.
 	release  func()
 	messages atomic.Int64
+	// mask masks secrets in the output the store keeps; resume skips the
+	// replayed output the store has already, after an adopt. Both are
+	// used under termMu.
+	mask   *redact.Stream
+	resume *resumeFilter
+	// outputDropped: the agent ended and its output is only in the store.
+	outputDropped bool
 
 	// ctx ends the agent's watcher; cancelled when the agent is removed.
 	ctx    context.Context
@@ -79,9 +92,15 @@ type agent struct {
 	errMsg   string
 	warnings []string
 	exit     *runtime.ExitStatus
-	stopping bool // a Delete is under way, so an exit is expected
-	session  *session.Session
-	conn     io.Writer // the runtime's attach stream, for keys and resizes
+	endedAt  time.Time
+	statuses []store.StatusChange // the latest, for the store
+	// store keeps the output; nil without one.
+	store *store.Store
+	// forgotten: deleted, so no more records are written.
+	forgotten bool
+	stopping  bool // a Delete is under way, so an exit is expected
+	session   *session.Session
+	conn      io.Writer // the runtime's attach stream, for keys and resizes
 	// pool is the warm pool the agent idles in, nil once taken or if it
 	// never was; retiring marks one that its pool or a Delete stops, so
 	// no spawn takes it; poolReady is set once its pool saw it ready.
@@ -101,6 +120,11 @@ func (a *agent) Write(p []byte) (int, error) {
 	a.termMu.Lock()
 	a.output.Write(p)
 	a.fanOut(p)
+	if a.store != nil {
+		if kept := a.mask.Mask(a.resume.filter(p)); len(kept) > 0 {
+			a.store.AppendOutput(a.id, kept)
+		}
+	}
 	a.termMu.Unlock()
 	a.mu.Lock()
 	sess := a.session
@@ -133,6 +157,10 @@ func (a *agent) view() View {
 	}
 	if a.exit != nil {
 		v.Exit = &Exit{Code: a.exit.Code, Signal: a.exit.Signal, Reason: a.exit.Reason}
+	}
+	if !a.endedAt.IsZero() {
+		at := a.endedAt
+		v.EndedAt = &at
 	}
 	// While the process runs, the session knows best what it is doing.
 	if a.session != nil && a.status.Live() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/session"
+	"github.com/parallax/parallax/host/internal/store"
 )
 
 func (m *Manager) sessionOf(id string) (*agent, *session.Session, error) {
@@ -69,6 +70,10 @@ func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (Vi
 		return View{}, err
 	}
 	m.remove(a)
+	// The new agent of the same id writes the record from now on.
+	a.mu.Lock()
+	a.forgotten = true
+	a.mu.Unlock()
 	cands, err := m.rts.Candidates(a.runtimeName())
 	if err != nil {
 		return View{}, err
@@ -80,12 +85,19 @@ func (m *Manager) ProvideCredentials(ctx context.Context, id, apiKey string) (Vi
 // Answer answers an agent's pending question: with keys, or by choosing
 // option choice (1-based) when choice > 0.
 func (m *Manager) Answer(id string, keys []string, choice int) error {
-	_, sess, err := m.sessionOf(id)
+	a, sess, err := m.sessionOf(id)
 	if err != nil {
 		return err
 	}
+	answer := store.Entry{Kind: store.KindAnswer, Text: strings.Join(keys, ",")}
 	if choice > 0 {
-		return sess.Choose(choice)
+		answer.Text = fmt.Sprintf("choice %d", choice)
+		err = sess.Choose(choice)
+	} else {
+		err = sess.SendKeys(keys)
 	}
-	return sess.SendKeys(keys)
+	if err == nil {
+		m.transcribe(a, answer)
+	}
+	return err
 }

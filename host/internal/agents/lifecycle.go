@@ -72,6 +72,7 @@ func (m *Manager) watch(a *agent, p runtimes.Plugin, conn io.ReadWriteCloser) {
 func (m *Manager) finished(a *agent, st runtime.ExitStatus) {
 	a.mu.Lock()
 	a.exit = &st
+	a.endedAt = time.Now().UTC()
 	switch {
 	case a.stopping, st.Code == 0 && st.Signal == "":
 		a.status, a.errMsg = session.StatusStopped, ""
@@ -92,12 +93,14 @@ func (m *Manager) finished(a *agent, st runtime.ExitStatus) {
 	if p := a.pooled(); p != nil {
 		p.poke()
 	}
+	m.noteStatus(a, status, exitReason(st, errMsg))
 	m.publish(a, events.AgentStoppedData{Reason: exitReason(st, errMsg), Code: st.Code, Signal: st.Signal})
 	m.log.Info("agent exited", "agent", a.id, "status", status, "code", st.Code, "signal", st.Signal,
 		"reason", a.redact(st.Reason), "error", errMsg)
 	// The record, with its view and output, stays until Delete; the log
 	// masks its secrets a while longer.
 	a.releaseSecrets()
+	a.dropOutput()
 }
 
 func exitReason(st runtime.ExitStatus, errMsg string) string {
@@ -138,8 +141,10 @@ func (m *Manager) lost(a *agent, reason string) {
 	}
 	reason = a.redact(reason)
 	a.status, a.errMsg = session.StatusError, reason
+	a.endedAt = time.Now().UTC()
 	sess := a.session
 	a.mu.Unlock()
+	m.noteStatus(a, session.StatusError, reason)
 	if sess != nil {
 		sess.Exited(reason, true)
 	}
@@ -151,6 +156,7 @@ func (m *Manager) lost(a *agent, reason string) {
 	m.publish(a, events.AgentErrorData{Error: reason})
 	m.log.Error("agent lost", "agent", a.id, "reason", reason)
 	a.releaseSecrets()
+	a.dropOutput()
 }
 
 // RuntimeLost marks every live agent of the named runtime as lost. The
@@ -167,11 +173,18 @@ func (m *Manager) RuntimeLost(runtimeName, reason string) {
 type StopOptions struct {
 	Force   bool
 	Timeout time.Duration // 0 means DefaultStopTimeout
+	// Purge removes the agent's history too: its record, transcript and
+	// output.
+	Purge bool
 }
 
-// Delete stops an agent and forgets it. It returns the agent's last view.
+// Delete stops an agent and takes it out of the list; its history stays
+// in the store, unless opts.Purge. It returns the agent's last view.
 func (m *Manager) Delete(ctx context.Context, id string, opts StopOptions) (View, error) {
 	a, err := m.find(id)
+	if errors.Is(err, ErrNotFound) {
+		return m.deleteStored(id, opts.Purge)
+	}
 	if err != nil {
 		return View{}, err
 	}
@@ -185,7 +198,28 @@ func (m *Manager) Delete(ctx context.Context, id string, opts StopOptions) (View
 		return a.view(), err
 	}
 	m.remove(a)
-	return a.view(), nil
+	// Before the answer: a deleted agent must not come back as listed
+	// after a crash.
+	err = m.forget(a, opts.Purge)
+	v := a.view()
+	v.Removed = !opts.Purge
+	return v, err
+}
+
+// deleteStored deletes an agent only the store remembers.
+func (m *Manager) deleteStored(id string, purge bool) (View, error) {
+	r, ok, err := m.stored(id)
+	if err != nil {
+		return View{}, err
+	}
+	if !ok {
+		return View{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if purge {
+		return viewOf(r), m.opts.Store.Purge(id)
+	}
+	r.Removed = true
+	return viewOf(r), m.opts.Store.PutAgentSync(r)
 }
 
 // stop ends a's process through its runtime and waits until it exited.
@@ -257,4 +291,22 @@ func (m *Manager) Shutdown(ctx context.Context) {
 		m.removeDir(a)
 	}
 	m.wg.Wait()
+}
+
+// Detach lets go of every agent without stopping it, for a host that
+// stops but leaves its agents running for the next start to adopt (an
+// upgrade, say): their records stay live in the store.
+func (m *Manager) Detach() {
+	m.pools.stop()
+	all := m.all()
+	for _, a := range all {
+		a.mu.Lock()
+		// Its watcher must not take the closing stream for an exit.
+		a.stopping = true
+		a.mu.Unlock()
+		_ = m.keep(a, false)
+		a.cancel()
+	}
+	m.wg.Wait()
+	m.log.Info("left the agents running for the next start", "agents", len(all))
 }

@@ -1,6 +1,8 @@
 package agents
 
 import (
+	"errors"
+
 	"github.com/parallax/parallax/host/internal/screen"
 )
 
@@ -8,14 +10,51 @@ import (
 // recent output: as plain text, or as the raw bytes with raw.
 func (m *Manager) Logs(id string, tail int, raw bool) ([]byte, error) {
 	a, err := m.find(id)
-	if err != nil {
+	var out []byte
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Ended before the host's restart, or deleted: the store has it.
+		if out, err = m.storedLogs(id); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, err
+	default:
+		if out, err = a.outputBytes(); err != nil {
+			return nil, err
+		}
 	}
-	out := replayable(a.output.Bytes(), a.output.Wrapped())
 	if !raw {
 		out = screen.PlainText(out)
 	}
-	return []byte(a.redact(string(lastLines(out, tail)))), nil
+	if a != nil {
+		out = []byte(a.redact(string(out)))
+	}
+	return lastLines(out, tail), nil
+}
+
+// outputBytes is a's recent output: from memory, or from the store once
+// a ended and its buffer went.
+func (a *agent) outputBytes() ([]byte, error) {
+	a.termMu.Lock()
+	dropped := a.outputDropped
+	out := replayable(a.output.Bytes(), a.output.Wrapped())
+	a.termMu.Unlock()
+	if dropped {
+		return a.store.Output(a.id)
+	}
+	return out, nil
+}
+
+// dropOutput frees an ended agent's output in memory, where the store
+// keeps it: a host with a long history must not hold every buffer.
+func (a *agent) dropOutput() {
+	if a.store == nil {
+		return
+	}
+	a.termMu.Lock()
+	a.output, a.outputDropped = newRing(0), true
+	a.termMu.Unlock()
 }
 
 // lastLines returns the last n lines of b; n <= 0 means all of it.

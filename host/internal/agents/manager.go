@@ -13,6 +13,7 @@ import (
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/store"
 )
 
 // Runtimes is what the manager needs of the runtime plugins.
@@ -59,6 +60,9 @@ type Options struct {
 	// Secrets gets every live agent's secrets, for the host's log to mask
 	// (see redact.Set.Writer); nil means a set of the manager's own.
 	Secrets *redact.Set
+	// Store keeps the agents' records, transcripts and output across
+	// restarts; nil keeps them in memory only, until Delete.
+	Store *store.Store
 }
 
 // Manager keeps the managed agents.
@@ -71,6 +75,9 @@ type Manager struct {
 	agents map[string]*agent
 	wg     sync.WaitGroup // watchers
 	pools  *warmPool      // nil without a warm pool
+	// restored holds the store's records of the agents that were live
+	// when the host stopped, until a runtime adopts them; see Restore.
+	restored map[string]store.Agent
 }
 
 // NewManager returns a Manager that spawns on rts.
@@ -97,13 +104,21 @@ func (m *Manager) publish(a *agent, d events.Data) {
 	m.opts.Bus.Publish(e)
 }
 
-// Get returns one agent.
+// Get returns one agent, from the history if it ended before the host's
+// restart or was deleted.
 func (m *Manager) Get(id string) (View, error) {
 	a, err := m.find(id)
-	if err != nil {
+	if err == nil {
+		return a.view(), nil
+	}
+	r, ok, serr := m.stored(id)
+	if serr != nil {
+		return View{}, serr
+	}
+	if !ok {
 		return View{}, err
 	}
-	return a.view(), nil
+	return viewOf(r), nil
 }
 
 func (m *Manager) find(id string) (*agent, error) {
@@ -116,8 +131,28 @@ func (m *Manager) find(id string) (*agent, error) {
 	return a, nil
 }
 
-// List returns every agent, oldest first.
-func (m *Manager) List() []View {
+// List returns every agent not deleted, oldest first; with all, the
+// deleted ones too.
+func (m *Manager) List(all bool) ([]View, error) {
+	out, err := m.history(all)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range m.all() {
+		out = append(out, a.view())
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Live returns the agents in memory, oldest first: the running ones and
+// those that ended since the host started and were not deleted.
+func (m *Manager) Live() []View {
 	all := m.all()
 	out := make([]View, len(all))
 	for i, a := range all {

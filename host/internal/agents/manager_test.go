@@ -89,8 +89,8 @@ func TestSpawnFallsThroughToTheNextRuntime(t *testing.T) {
 				if !strings.Contains(err.Error(), "first:") || !strings.Contains(err.Error(), "second:") {
 					t.Errorf("the error should say why each runtime failed: %v", err)
 				}
-				if len(m.List()) != 0 {
-					t.Errorf("a failed spawn left an agent: %+v", m.List())
+				if len(m.Live()) != 0 {
+					t.Errorf("a failed spawn left an agent: %+v", m.Live())
 				}
 				return
 			}

@@ -51,7 +51,7 @@ func poolManager(t *testing.T, pools []config.WarmPool, rts ...*fakeruntime.Runt
 // idle returns the ids of the pool agents of typ that are ready to take.
 func idle(m *Manager, typ string) []string {
 	var ids []string
-	for _, v := range m.List() {
+	for _, v := range m.Live() {
 		if v.Pooled && v.Type == typ && v.Status == session.StatusReady {
 			ids = append(ids, v.ID)
 		}
@@ -67,7 +67,7 @@ func waitIdle(t *testing.T, m *Manager, typ string, n int) []string {
 	runtimetest.Eventually(t, 30*time.Second, fmt.Sprintf("%d %s agents idle in the pool", n, typ), func() bool {
 		ids = idle(m, typ)
 		return len(ids) == n
-	}, func() string { return fmt.Sprintf("%d idle: %+v", len(ids), m.List()) })
+	}, func() string { return fmt.Sprintf("%d idle: %+v", len(ids), m.Live()) })
 	return ids
 }
 
@@ -223,7 +223,7 @@ func TestPoolReplacesAnAgentThatDies(t *testing.T) {
 		ids := idle(m, "claude")
 		_, err := m.Get(dead)
 		return len(ids) == 1 && ids[0] != dead && errors.Is(err, ErrNotFound)
-	}, func() string { return fmt.Sprintf("%+v", m.List()) })
+	}, func() string { return fmt.Sprintf("%+v", m.Live()) })
 	if s := statsOf(m, "claude"); s.Replaced != 1 || s.Spawned != 2 {
 		t.Errorf("stats = %+v, want 1 replaced, 2 spawned", s)
 	}
@@ -243,8 +243,8 @@ func TestPoolBacksOffWhileSpawnsFail(t *testing.T) {
 	if s := statsOf(m, "claude"); s.SpawnFailed > 2 || s.Spawned != 0 {
 		t.Errorf("stats after 1.5s = %+v; want at most 2 failed spawns", s)
 	}
-	if len(m.List()) != 0 {
-		t.Errorf("failed pool spawns left agents: %+v", m.List())
+	if len(m.Live()) != 0 {
+		t.Errorf("failed pool spawns left agents: %+v", m.Live())
 	}
 }
 
@@ -295,7 +295,7 @@ func TestShutdownStopsIdlePoolAgents(t *testing.T) {
 	if left := fake.Started(); len(left) != 0 {
 		t.Errorf("the runtime still runs %v after shutdown", left)
 	}
-	for _, v := range m.List() {
+	for _, v := range m.Live() {
 		if v.Status != session.StatusStopped {
 			t.Errorf("after shutdown %s is %s", v.ID, v.Status)
 		}

@@ -16,8 +16,10 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/config"
 	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
 	"github.com/parallax/parallax/host/internal/session"
+	"github.com/parallax/parallax/host/internal/store"
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
@@ -78,6 +80,7 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		adapter: ad, startTimeout: at.StartTimeout, secrets: agentSecrets(req.Credentials, at.Env, req.Env),
 		watchers: map[*Watcher]struct{}{}, pool: p,
 	}
+	m.useStore(a)
 	a.release = m.opts.Secrets.Hold(a.secrets)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	m.mu.Lock()
@@ -89,6 +92,13 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 	}
 	m.agents[id] = a
 	m.mu.Unlock()
+	// On disk before any runtime runs it: after a crash, the next host
+	// must know whatever a runtime may have started.
+	m.noteStatus(a, session.StatusStarting, "spawn")
+	if err := m.keep(a, true); err != nil {
+		m.remove(a)
+		return View{}, fmt.Errorf("recording the agent in the store: %w", err)
+	}
 
 	var failures []string
 	invalid := true
@@ -97,12 +107,12 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		// paths, and the pre-seeded files name them.
 		workdir, err := m.workdir(a, req, c.Info.AgentPaths)
 		if err != nil {
-			m.remove(a)
+			m.abandon(a)
 			return View{}, err
 		}
 		launch, err := m.prepare(a, req, at, c.Info.AgentPaths, workdir)
 		if err != nil {
-			m.remove(a)
+			m.abandon(a)
 			return View{}, err
 		}
 		spec := req.spec(id, launch)
@@ -136,11 +146,12 @@ func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req
 		if err := m.attach(a, c.Plugin); err != nil {
 			m.log.Warn("attaching to agent failed", "agent", id, "error", err)
 		}
+		_ = m.keep(a, false)
 		m.publish(a, events.AgentStartedData{Name: req.Name, Type: req.Type, Runtime: c.Name, Pooled: new(p != nil)})
 		return a.view(), nil
 	}
 
-	m.remove(a)
+	m.abandon(a)
 	return View{}, &SpawnError{Invalid: invalid, Msg: "no runtime could start the agent: " + strings.Join(failures, "; ")}
 }
 
@@ -230,6 +241,9 @@ func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
 		ID: a.id, Adapter: a.adapter, Input: conn, Answers: queryAnswers{a, conn}, Cols: termCols, Rows: termRows,
 		Logger: m.log.Named("session").With("agent", a.id), StartTimeout: startTimeout, Settle: m.opts.Settle,
 		OnEvent: func(e events.Event) { m.sessionEvent(a, e) },
+		OnSent: func(text string, expectResponse bool) {
+			m.transcribe(a, store.Entry{Kind: store.KindSent, Text: text, ExpectResponse: expectResponse})
+		},
 	})
 	if err != nil {
 		conn.Close()
@@ -243,8 +257,21 @@ func (m *Manager) attach(a *agent, p runtimes.Plugin) error {
 	return nil
 }
 
-// sessionEvent passes a session's event on, masked.
+// sessionEvent passes a session's event on, masked, and keeps what the
+// history wants of it.
 func (m *Manager) sessionEvent(a *agent, e events.Event) {
+	switch d := e.Data.(type) {
+	case events.StatusData:
+		m.noteStatus(a, session.Status(d.To), d.Reason)
+	case events.MessageData:
+		m.transcribe(a, store.Entry{Kind: store.KindReply, Text: d.Content, Time: d.Time.UTC()})
+	case events.QuestionData:
+		q := store.Entry{Kind: store.KindQuestion, Text: d.Message}
+		if d.Asked != nil {
+			q.Text, q.Choices = d.Asked.Question, d.Asked.Choices
+		}
+		m.transcribe(a, q)
+	}
 	switch e.Event {
 	case events.Message:
 		a.messages.Add(1)
@@ -255,6 +282,22 @@ func (m *Manager) sessionEvent(a *agent, e events.Event) {
 		}
 	}
 	m.publish(a, e.Data)
+}
+
+// useStore has a keep its output in the store, masked.
+func (m *Manager) useStore(a *agent) {
+	if m.opts.Store != nil {
+		a.store, a.mask = m.opts.Store, redact.NewStream(a.secrets)
+	}
+}
+
+// abandon forgets an agent no runtime started: a failed spawn leaves no
+// history, as the caller got an error, not an agent.
+func (m *Manager) abandon(a *agent) {
+	m.remove(a)
+	if err := m.forget(a, true); err != nil {
+		m.log.Warn("removing a failed spawn's record failed", "agent", a.id, "error", err)
+	}
 }
 
 func newID() string {

@@ -52,6 +52,13 @@ func (m *Manager) Watch(id string) (*Watcher, error) {
 		return nil, &LimitError{Setting: "server.max_watchers_per_agent", Limit: max, What: "terminal clients watching this agent"}
 	}
 	w.Replay = replayable(a.output.Bytes(), a.output.Wrapped())
+	if a.outputDropped && a.store != nil {
+		out, err := a.store.Output(a.id)
+		if err != nil {
+			return nil, err
+		}
+		w.Replay = out
+	}
 	if a.termClosed {
 		w.end(ErrAgentExited)
 	} else {
@@ -161,6 +168,12 @@ func (a *agent) fanOut(p []byte) {
 func (a *agent) closeTerminal() {
 	a.termMu.Lock()
 	defer a.termMu.Unlock()
+	if !a.termClosed && a.store != nil {
+		// The end of the output can't be the start of a secret any more.
+		if rest := a.mask.Flush(); len(rest) > 0 {
+			a.store.AppendOutput(a.id, rest)
+		}
+	}
 	a.termClosed = true
 	for w := range a.watchers {
 		delete(a.watchers, w)

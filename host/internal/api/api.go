@@ -33,7 +33,9 @@ type Agents interface {
 	Input(id string, p []byte) error
 	Resize(id string, cols, rows int) error
 	Get(id string) (agents.View, error)
-	List() []agents.View
+	List(all bool) ([]agents.View, error)
+	Live() []agents.View
+	Messages(id string) ([]agents.Message, error)
 	Delete(ctx context.Context, id string, opts agents.StopOptions) (agents.View, error)
 	Send(ctx context.Context, id, text string, expectResponse bool, timeout time.Duration) (session.Message, error)
 	Answer(id string, keys []string, choice int) error
@@ -99,6 +101,7 @@ func (s *server) routes() []route {
 		{"POST", "/api/managed-agents/{id}/answer", s.answer},
 		{"POST", "/api/managed-agents/{id}/credentials", s.credentials},
 		{"GET", "/api/managed-agents/{id}/logs", s.logs},
+		{"GET", "/api/managed-agents/{id}/messages", s.messages},
 		{"GET", "/api/managed-agents/{id}/metrics", s.metrics},
 		{"POST", "/api/agents", s.registerAgent},
 		{"GET", "/api/agents", s.listAgents},
@@ -199,8 +202,18 @@ func (s *server) spawn(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	all, err := queryBool(q.Get("all"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "all", "all: want true or false; ?all=true adds the agents that were deleted")
+		return
+	}
+	list, err := s.opts.Agents.List(all)
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
 	out := []agents.View{}
-	for _, v := range s.opts.Agents.List() {
+	for _, v := range list {
 		if match(q.Get("status"), string(v.Status)) && match(q.Get("type"), v.Type) && match(q.Get("runtime"), v.Runtime) &&
 			match(q.Get("pooled"), strconv.FormatBool(v.Pooled)) &&
 			(q.Get("capability") == "" || slices.Contains(v.Capabilities, q.Get("capability"))) {
@@ -227,7 +240,12 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "force", "force: want true or false")
 		return
 	}
-	opts := agents.StopOptions{Force: force}
+	purge, err := queryBool(r.URL.Query().Get("purge"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "purge", "purge: want true or false; ?purge=true also removes the agent's history")
+		return
+	}
+	opts := agents.StopOptions{Force: force, Purge: purge}
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		secs, err := strconv.ParseFloat(t, 64)
 		// ParseFloat takes "NaN" and "Inf", and comparisons with NaN are
@@ -370,6 +388,15 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+func (s *server) messages(w http.ResponseWriter, r *http.Request) {
+	out, err := s.opts.Agents.Messages(r.PathValue("id"))
+	if err != nil {
+		s.writeAgentError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func queryBool(v string) (bool, error) {
 	if v == "" {
 		return false, nil
@@ -419,7 +446,7 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, code, map[string]any{
 		"status": status, "version": s.opts.Version, "uptime": time.Since(s.started).Milliseconds(),
-		"runtimes": len(sts), "healthyRuntimes": healthy, "agents": len(s.opts.Agents.List()),
+		"runtimes": len(sts), "healthyRuntimes": healthy, "agents": len(s.opts.Agents.Live()),
 	})
 }
 
@@ -462,6 +489,8 @@ func (s *server) writeAgentError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "choice", err.Error())
 	case errors.Is(err, session.ErrControlChar):
 		writeError(w, http.StatusBadRequest, "message", "message: "+err.Error())
+	case errors.Is(err, agents.ErrNoHistory):
+		writeError(w, http.StatusNotImplemented, "", err.Error())
 	case errors.Is(err, agents.ErrNoTerminal), errors.Is(err, agents.ErrPooled):
 		writeError(w, http.StatusConflict, "", err.Error())
 	case errors.Is(err, session.ErrBusy), errors.Is(err, session.ErrBlocked), errors.Is(err, session.ErrStopped),

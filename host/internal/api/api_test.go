@@ -29,8 +29,12 @@ func (s stubAgents) Answer(string, []string, int) error { return s.err }
 func (s stubAgents) ProvideCredentials(context.Context, string, string) (agents.View, error) {
 	return agents.View{}, s.err
 }
-func (s stubAgents) Get(string) (agents.View, error) { return agents.View{}, s.err }
-func (s stubAgents) List() []agents.View             { return nil }
+func (s stubAgents) Get(string) (agents.View, error)  { return agents.View{}, s.err }
+func (s stubAgents) List(bool) ([]agents.View, error) { return nil, s.err }
+func (s stubAgents) Live() []agents.View              { return nil }
+func (s stubAgents) Messages(string) ([]agents.Message, error) {
+	return nil, s.err
+}
 func (s stubAgents) Delete(context.Context, string, agents.StopOptions) (agents.View, error) {
 	return agents.View{}, s.err
 }

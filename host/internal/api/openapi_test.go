@@ -366,6 +366,7 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		{"RuntimeStatus", runtimes.Status{}, true},
 		{"RuntimeCapabilities", runtimes.Capabilities{}, true},
 		{"Message", session.Message{}, true},
+		{"TranscriptEntry", agents.Message{}, true},
 		{"Event", events.Event{}, true},
 		{"Error", errorBody{}, true},
 		{"SpawnRequest", agents.SpawnRequest{}, false},

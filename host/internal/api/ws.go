@@ -233,6 +233,16 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var since uint64
+	resume := r.URL.Query().Has("since")
+	if resume {
+		n, err := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since", "since must be the seq of the last event you got (a whole number, 0 for all that are kept)")
+			return
+		}
+		since = n
+	}
 	if s.eventSlots != nil {
 		select {
 		case s.eventSlots <- struct{}{}:
@@ -256,6 +266,22 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 
 	ctx := c.CloseRead(r.Context())
+	// Subscribed first, then the kept events up to now: what is published
+	// in between comes both ways, and the seq sorts it out.
+	last := since
+	if resume {
+		err := s.opts.Bus.Since(since, s.opts.Bus.Seq(), filter, func(e events.Event) error {
+			if !writeEvent(ctx, c, e) {
+				return ctx.Err()
+			}
+			last = e.Seq
+			return nil
+		})
+		if err != nil {
+			s.opts.Logger.Warn("replaying kept events failed", "since", since, "error", err)
+			return
+		}
+	}
 	dropped := 0
 	for {
 		var e events.Event
@@ -263,6 +289,9 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		case e = <-sub.C:
 		case <-ctx.Done():
 			return
+		}
+		if e.Seq != 0 && e.Seq <= last {
+			continue
 		}
 		if d := sub.Dropped(); d > dropped {
 			// Say so rather than leave a silent gap.

@@ -152,6 +152,8 @@ func (r Resources) MarshalJSON() ([]byte, error) {
 // ListOptions filter List; empty fields match every agent.
 type ListOptions struct {
 	Status, Type, Runtime, Capability string
+	// All adds the agents that were deleted, from the host's history.
+	All bool
 }
 
 // SendRequest is a message for an agent.
@@ -223,6 +225,8 @@ type StopOptions struct {
 	// Timeout is how long the agent may take to exit before it is killed;
 	// 0 is the server's default.
 	Timeout time.Duration
+	// Purge removes the agent's history too.
+	Purge bool
 }
 
 // Spawn starts a new agent and returns it, as it is while it starts.
@@ -239,6 +243,9 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Agent, error) {
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	if opts.All {
+		q.Set("all", "true")
 	}
 	var as []Agent
 	err := c.do(ctx, "GET", "/api/managed-agents", q, nil, &as)
@@ -282,6 +289,24 @@ func (c *Client) Logs(ctx context.Context, id string, opts LogOptions) ([]byte, 
 	return out, err
 }
 
+// TranscriptEntry is one line of an agent's transcript: a message sent
+// ("sent"), a reply ("reply"), a question ("question") or an answer
+// ("answer").
+type TranscriptEntry = agents.Message
+
+// Messages returns agent id's transcript, oldest first.
+func (c *Client) Messages(ctx context.Context, id string) ([]TranscriptEntry, []byte, error) {
+	var raw []byte
+	if err := c.do(ctx, "GET", agentPath(id)+"/messages", nil, nil, &raw); err != nil {
+		return nil, nil, err
+	}
+	var out []TranscriptEntry
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, nil, fmt.Errorf("reading the transcript: %w", err)
+	}
+	return out, raw, nil
+}
+
 // Metrics returns agent id's resource use.
 func (c *Client) Metrics(ctx context.Context, id string) (Metrics, error) {
 	var m Metrics
@@ -297,6 +322,9 @@ func (c *Client) Stop(ctx context.Context, id string, opts StopOptions) (Agent, 
 	}
 	if opts.Timeout > 0 {
 		q.Set("timeout", strconv.FormatFloat(opts.Timeout.Seconds(), 'f', -1, 64))
+	}
+	if opts.Purge {
+		q.Set("purge", "true")
 	}
 	var a Agent
 	err := c.do(ctx, "DELETE", agentPath(id), q, nil, &a)

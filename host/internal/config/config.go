@@ -70,6 +70,12 @@ type Server struct {
 	AgentListen string
 	// HealthInterval is how often registered agents are health-checked.
 	HealthInterval time.Duration
+	// History is how long ended agents, their transcripts, the events and
+	// pattern executions are kept in the store.
+	History time.Duration
+	// KeepAgents leaves the agents and runtime plugins running when the
+	// host stops, for the next start to adopt (an upgrade, say).
+	KeepAgents bool
 }
 
 // Runtime is one runtime "<name>" {} block.

@@ -119,7 +119,7 @@ func TestLoadDefaults(t *testing.T) {
 	cfg := mustLoad(t, path)
 
 	want := Server{Listen: "127.0.0.1:3000", DataDir: filepath.Join(dir, ".parallax"), HealthInterval: 15 * time.Second,
-		MaxAgents: 200, MaxWatchersPerAgent: 32, MaxEventSubscribers: 256, IdleTimeout: time.Minute, AllowCommands: true}
+		MaxAgents: 200, MaxWatchersPerAgent: 32, MaxEventSubscribers: 256, IdleTimeout: time.Minute, AllowCommands: true, History: 168 * time.Hour}
 	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
@@ -394,6 +394,20 @@ func TestLoadErrors(t *testing.T) {
 			summary: "Invalid idle_timeout",
 			detail:  []string{"server.idle_timeout", `"60s"`},
 			pos:     "2:18",
+		},
+		{
+			name:    "history shorter than a minute",
+			src:     "server {\n  history = \"10s\"\n}\n" + local,
+			summary: "Invalid history",
+			detail:  []string{"server.history", "at least 1m0s", `"168h"`},
+			pos:     "2:13",
+		},
+		{
+			name:    "keep_agents not a bool",
+			src:     "server {\n  keep_agents = \"yes\"\n}\n" + local,
+			summary: "Invalid value for keep_agents",
+			detail:  []string{"server.keep_agents"},
+			pos:     "2:17",
 		},
 		{
 			name:    "bad env_allowlist pattern",
@@ -729,6 +743,8 @@ server {
   idle_timeout     = "5s"
   allow_commands   = false
   env_allowlist    = ["GIT_*", "LANG"]
+  history          = "24h"
+  keep_agents      = true
 }
 runtime "local" {}
 `, "local")
@@ -756,6 +772,9 @@ runtime "local" {}
 	}
 	if !slices.Equal(s.EnvAllowlist, []string{"GIT_*", "LANG"}) {
 		t.Errorf("EnvAllowlist = %q", s.EnvAllowlist)
+	}
+	if s.History != 24*time.Hour || !s.KeepAgents {
+		t.Errorf("History, KeepAgents = %s, %t", s.History, s.KeepAgents)
 	}
 }
 

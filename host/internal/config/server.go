@@ -30,6 +30,8 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "idle_timeout"},
 		{Name: "allow_commands"},
 		{Name: "env_allowlist"},
+		{Name: "history"},
+		{Name: "keep_agents"},
 	},
 }
 
@@ -40,6 +42,10 @@ const (
 	DefaultMaxWatchersPerAgent = 32
 	DefaultMaxEventSubscribers = 256
 	DefaultIdleTimeout         = 60 * time.Second
+	// DefaultHistory keeps ended agents, their transcripts and the events
+	// a week: long enough to look back on a run, short enough that the
+	// store doesn't grow for ever.
+	DefaultHistory = 168 * time.Hour
 )
 
 // DefaultServer is the server block's defaults, with data under dataDir.
@@ -53,6 +59,7 @@ func DefaultServer(dataDir string) Server {
 		MaxEventSubscribers: DefaultMaxEventSubscribers,
 		IdleTimeout:         DefaultIdleTimeout,
 		AllowCommands:       true,
+		History:             DefaultHistory,
 	}
 }
 
@@ -115,6 +122,16 @@ func (d *decoder) decodeServer(srv *Server, blocks []*hcl.Block) {
 	if attr, ok := content.Attributes["idle_timeout"]; ok {
 		if dur, ok := d.duration(attr, "server.idle_timeout", 100*time.Millisecond, "60s"); ok {
 			srv.IdleTimeout = dur
+		}
+	}
+	if attr, ok := content.Attributes["history"]; ok {
+		if dur, ok := d.duration(attr, "server.history", time.Minute, "168h"); ok {
+			srv.History = dur
+		}
+	}
+	if attr, ok := content.Attributes["keep_agents"]; ok {
+		if b, ok := d.bool(attr, "server.keep_agents"); ok {
+			srv.KeepAgents = b
 		}
 	}
 	if attr, ok := content.Attributes["allow_commands"]; ok {

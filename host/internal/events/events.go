@@ -6,13 +6,20 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 )
 
 // Event is one thing that happened, as the API shows it.
 type Event struct {
+	// Seq numbers the events a host published, across its restarts, so a
+	// client that reconnects can ask for what it missed; 0 for an event
+	// that was never published, such as events_dropped.
+	Seq     uint64 `json:"seq,omitempty"`
 	Event   Name   `json:"event"`
 	AgentID string `json:"agentId,omitempty"`
 	// Data is the event's details, of the type its Name has, or nil.
@@ -28,6 +35,7 @@ func New(agentID string, d Data) Event {
 
 // wire is an Event in JSON.
 type wire struct {
+	Seq     uint64          `json:"seq,omitempty"`
 	Event   Name            `json:"event"`
 	AgentID string          `json:"agentId,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
@@ -54,8 +62,13 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, 64+len(name)+len(e.AgentID)+len(data)+len(at))
-	out = append(append(out, `{"event":`...), name...)
+	out := make([]byte, 0, 84+len(name)+len(e.AgentID)+len(data)+len(at))
+	out = append(out, '{')
+	if e.Seq != 0 {
+		out = strconv.AppendUint(append(out, `"seq":`...), e.Seq, 10)
+		out = append(out, ',')
+	}
+	out = append(append(out, `"event":`...), name...)
 	if e.AgentID != "" {
 		id, _ := json.Marshal(e.AgentID)
 		out = append(append(out, `,"agentId":`...), id...)
@@ -83,7 +96,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*e = Event{Event: w.Event, AgentID: w.AgentID, Time: w.Time}
+	*e = Event{Seq: w.Seq, Event: w.Event, AgentID: w.AgentID, Time: w.Time}
 	typ, ok := dataTypes[w.Event]
 	if !ok {
 		return nil
@@ -102,8 +115,63 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // subscriber that doesn't keep up loses events, and learns how many from
 // its Dropped count, rather than stalling every agent.
 type Bus struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{}
+	seq     uint64
+	journal Journal
+}
+
+// Journal keeps the events a Bus publishes, so that they outlive the host
+// and a client can ask for those it missed. AppendEvent must not wait on
+// the disk: it runs under the Bus's lock, on every agent's hot path.
+type Journal interface {
+	LastEventSeq() uint64
+	AppendEvent(seq uint64, at time.Time, raw []byte)
+	EventsSince(seq uint64, fn func(seq uint64, raw []byte) error) error
+}
+
+// SetJournal makes b number its events after the journal's last and keep
+// them there. Call it before anything publishes.
+func (b *Bus) SetJournal(j Journal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.journal, b.seq = j, j.LastEventSeq()
+}
+
+// Seq is the number of the last event published.
+func (b *Bus) Seq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
+}
+
+// Since calls fn with every kept event numbered above seq and at most up
+// to, in order, as filter picks them. Without a journal there are none.
+func (b *Bus) Since(seq, upTo uint64, filter func(Event) bool, fn func(Event) error) error {
+	b.mu.Lock()
+	j := b.journal
+	b.mu.Unlock()
+	if j == nil || seq >= upTo {
+		return nil
+	}
+	errStop := errors.New("stop")
+	err := j.EventsSince(seq, func(n uint64, raw []byte) error {
+		if n > upTo {
+			return errStop
+		}
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("event %d in the journal: %w", n, err)
+		}
+		if filter != nil && !filter(e) {
+			return nil
+		}
+		return fn(e)
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }
 
 // NewBus returns an empty Bus.
@@ -154,6 +222,13 @@ func (b *Bus) Publish(e Event) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.seq++
+	e.Seq = b.seq
+	if b.journal != nil {
+		if raw, err := e.MarshalJSON(); err == nil {
+			b.journal.AppendEvent(e.Seq, e.Time, raw)
+		}
+	}
 	for s := range b.subs {
 		if s.filter != nil && !s.filter(e) {
 			continue

@@ -85,12 +85,14 @@ func (e *Engine) stepStarted(x *Execution, name string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x.Steps = append(x.Steps, StepResult{Name: name, Status: StatusRunning, StartedAt: time.Now().UTC()})
+	e.keepLocked(x)
 	return len(x.Steps) - 1
 }
 
 func (e *Engine) stepEnded(x *Execution, i int, out aggregate.Outcome, err error, attempts int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.keepLocked(x)
 	st := &x.Steps[i]
 	st.Attempts, st.DurationMs = attempts, time.Since(st.StartedAt).Milliseconds()
 	if err != nil {

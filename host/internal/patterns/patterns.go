@@ -93,6 +93,9 @@ type Engine struct {
 	// times the attempt.
 	stopRetryDelay time.Duration
 
+	// journal keeps executions across restarts; nil keeps them in memory.
+	journal Journal
+
 	mu    sync.Mutex
 	execs map[string]*Execution
 	wg    sync.WaitGroup
@@ -133,6 +136,7 @@ func (e *Engine) Execute(name string, input map[string]string) (string, error) {
 	x := &Execution{ID: hex.EncodeToString(b[:]), Pattern: name, Status: StatusRunning, Input: maps.Clone(input), StartedAt: time.Now().UTC(), Agents: []AgentResult{}}
 	e.mu.Lock()
 	e.execs[x.ID] = x
+	e.keepLocked(x)
 	e.mu.Unlock()
 	e.publish(events.ExecutionStartedData{ExecutionID: x.ID, Pattern: name})
 	e.wg.Add(1)
@@ -258,6 +262,7 @@ func (e *Engine) record(ctx context.Context, x *Execution, r aggregate.Result, s
 	}
 	e.mu.Lock()
 	x.Agents = append(x.Agents, ar)
+	e.keepLocked(x)
 	e.mu.Unlock()
 	return ar
 }
@@ -282,6 +287,7 @@ func (e *Engine) finish(x *Execution, out *aggregate.Outcome, err error) {
 	if out != nil {
 		x.Result, x.Confidence, x.Reasoning = out.Output, out.Confidence, out.Reasoning
 	}
+	e.keepLocked(x)
 	e.mu.Unlock()
 	if err != nil {
 		e.publish(events.ExecutionFailedData{ExecutionID: x.ID, Pattern: x.Pattern, Error: err.Error()})
@@ -303,7 +309,16 @@ func (e *Engine) Get(id string) (Execution, error) {
 	defer e.mu.Unlock()
 	x, ok := e.execs[id]
 	if !ok {
-		return Execution{}, fmt.Errorf("%w %q", ErrNotFound, id)
+		e.mu.Unlock()
+		old, found, err := e.stored(id)
+		e.mu.Lock()
+		if err != nil {
+			return Execution{}, err
+		}
+		if !found {
+			return Execution{}, fmt.Errorf("%w %q", ErrNotFound, id)
+		}
+		return old, nil
 	}
 	out := *x
 	out.Agents = append([]AgentResult(nil), x.Agents...)

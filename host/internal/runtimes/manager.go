@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/parallax/parallax/host/internal/config"
+	"github.com/parallax/parallax/sdk/plugin"
 	"github.com/parallax/parallax/sdk/runtime"
 )
 
@@ -27,10 +29,37 @@ type Plugin interface {
 	runtime.Adopter
 	Kill()
 	Exited() bool
+	// Detach disconnects and leaves the plugin running.
+	Detach()
+	// ReattachConfig says how to reattach to the plugin; its PID is 0
+	// where that can't be done.
+	ReattachConfig() plugin.ReattachConfig
 }
 
-// LaunchFunc starts the plugin binary at path.
-type LaunchFunc func(ctx context.Context, path string, logger hclog.Logger) (Plugin, error)
+// LaunchFunc starts the plugin binary at path, as plugin.Launch does with
+// opts.
+type LaunchFunc func(ctx context.Context, path string, logger hclog.Logger, opts ...plugin.LaunchOption) (Plugin, error)
+
+// ReattachFunc connects to a running plugin, as plugin.Reattach does.
+type ReattachFunc func(ctx context.Context, rc plugin.ReattachConfig, logger hclog.Logger) (Plugin, error)
+
+// Launch is the LaunchFunc of real plugin binaries.
+func Launch(ctx context.Context, path string, logger hclog.Logger, opts ...plugin.LaunchOption) (Plugin, error) {
+	c, err := plugin.Launch(ctx, path, logger, opts...)
+	if err != nil {
+		return nil, err // not a nil *plugin.Client in a non-nil Plugin
+	}
+	return c, nil
+}
+
+// Reattach is the ReattachFunc of real plugins.
+func Reattach(ctx context.Context, rc plugin.ReattachConfig, logger hclog.Logger) (Plugin, error) {
+	c, err := plugin.Reattach(ctx, rc, logger)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // Options configure a Manager.
 type Options struct {
@@ -40,8 +69,15 @@ type Options struct {
 	// DataDir is the host's server.data_dir. Each runtime gets the private
 	// directory <DataDir>/runtimes/<name> for its own state; empty gives
 	// runtimes none.
+	//
+	// With a DataDir, plugins outlive the host: each logs to plugin.log
+	// and is recorded in plugin.json in that directory, and the next
+	// Manager on the same DataDir reattaches to it. Without one, plugins
+	// die with the host.
 	DataDir string
-	Launch  LaunchFunc
+	// Launch and Reattach default to the functions of those names.
+	Launch   LaunchFunc
+	Reattach ReattachFunc
 	// HealthInterval is how often a runtime's health is checked. A plugin
 	// that dies is also noticed at once by the calls that fail on it.
 	HealthInterval time.Duration
@@ -72,6 +108,13 @@ type entry struct {
 	// checkedAt is when health was last found, by a check or a restart.
 	checkedAt time.Time
 	restarts  int
+	// reattached says plugin was left by an earlier host process, with
+	// agents this one may not know yet.
+	reattached bool
+
+	// follower forwards the plugin's log file, with a DataDir. Only the
+	// goroutine that (re)launches the plugin touches it.
+	follower *logFollower
 }
 
 // Status is a runtime's state for the API.
@@ -123,6 +166,12 @@ func New(opts Options) *Manager {
 	if opts.HealthInterval <= 0 {
 		opts.HealthInterval = 5 * time.Second
 	}
+	if opts.Launch == nil {
+		opts.Launch = Launch
+	}
+	if opts.Reattach == nil {
+		opts.Reattach = Reattach
+	}
 	return &Manager{opts: opts, log: opts.Logger, byName: map[string]*entry{}, stop: make(chan struct{})}
 }
 
@@ -140,9 +189,11 @@ type Listener interface {
 // it before Start.
 func (m *Manager) SetListener(l Listener) { m.listener = l }
 
-// Start launches and configures every enabled runtime. Configuration errors
-// come back as diagnostics pointing into the user's file; then nothing is
-// left running.
+// Start launches and configures every enabled runtime, or, with a DataDir,
+// reattaches to the plugin an earlier host process left running for it.
+// Configuration errors come back as diagnostics pointing into the user's
+// file; then nothing this Start launched is left running, and the plugins
+// it reattached to are left as they were.
 func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, rc := range cfg.Runtimes {
@@ -153,7 +204,7 @@ func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics
 		// Known by name before it launches: launching adopts the agents
 		// the runtime still runs, and adopting looks the runtime up.
 		m.byName[rc.Name] = e
-		d := m.launch(ctx, e)
+		d := m.launch(ctx, e, true)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			delete(m.byName, rc.Name)
@@ -162,9 +213,10 @@ func (m *Manager) Start(ctx context.Context, cfg *config.Config) hcl.Diagnostics
 		m.entries = append(m.entries, e)
 	}
 	if diags.HasErrors() {
-		m.Shutdown()
+		m.close(func(e *entry) bool { return e.reattached })
 		return diags
 	}
+	m.endStrays(ctx)
 	sort.SliceStable(m.entries, func(i, j int) bool {
 		if m.entries[i].priority != m.entries[j].priority {
 			return m.entries[i].priority < m.entries[j].priority
@@ -193,27 +245,32 @@ func (m *Manager) runtimeDataDir(name string) (string, error) {
 }
 
 // launch starts e's plugin, configures it and adopts what it still runs.
-func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
+// With reattach, it first tries the plugin an earlier host process left.
+func (m *Manager) launch(ctx context.Context, e *entry, reattach bool) hcl.Diagnostics {
 	name := e.cfg.Name
 	log := m.log.Named("runtime." + name)
-	p, info, raw, diags := openPlugin(ctx, e.cfg, m.opts.Launch, log)
-	if diags.HasErrors() {
-		return diags
-	}
 	dataDir, err := m.runtimeDataDir(name)
 	if err != nil {
-		p.Kill()
 		return diagAt(e.cfg, fmt.Sprintf("Runtime %q has no data directory", name), err.Error())
 	}
-	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw, DataDir: dataDir}); err != nil {
-		p.Kill()
-		return diagAt(e.cfg, fmt.Sprintf("Runtime %q rejected its configuration", name), err.Error())
+	var (
+		p     Plugin
+		info  runtime.Info
+		diags hcl.Diagnostics
+	)
+	if reattach && dataDir != "" {
+		p, info, diags = m.reattach(ctx, e, dataDir, log)
+		if diags.HasErrors() {
+			return diags
+		}
 	}
-	// What a runtime can enforce may depend on its configuration and the
-	// machine, so ask again now that it is configured.
-	if configured, err := p.Describe(ctx); err == nil {
-		info.Capabilities = configured.Capabilities
+	reattached := p != nil
+	if !reattached {
+		if p, info, diags = m.launchNew(ctx, e, dataDir, log); diags.HasErrors() {
+			return diags
+		}
 	}
+
 	var adopted []runtime.AgentInfo
 	if info.Capabilities.Adopt {
 		if adopted, err = p.Recover(ctx); err != nil {
@@ -232,19 +289,148 @@ func (m *Manager) launch(ctx context.Context, e *entry) hcl.Diagnostics {
 	}
 	e.mu.Lock()
 	e.plugin, e.info, e.priority, e.health, e.checkedAt = p, info, priority, health, time.Now().UTC()
+	e.reattached = reattached
 	e.mu.Unlock()
 	log.Info("runtime started", "version", info.Version, "priority", priority,
-		"healthy", health.Healthy, "message", health.Message)
+		"healthy", health.Healthy, "message", health.Message, "reattached", reattached)
 	if m.listener != nil {
 		m.listener.Adopt(name, adopted)
 	}
 	return nil
 }
 
+// launchNew launches a new plugin for e and configures it. With a data
+// dir, the plugin outlives the host, logs to its file there, and is
+// recorded for the next host process.
+func (m *Manager) launchNew(ctx context.Context, e *entry, dataDir string, log hclog.Logger) (Plugin, runtime.Info, hcl.Diagnostics) {
+	name := e.cfg.Name
+	var opts []plugin.LaunchOption
+	if dataDir != "" {
+		logPath := filepath.Join(dataDir, logFile)
+		m.stopFollowing(e)
+		if err := rotateLog(logPath); err != nil {
+			return nil, runtime.Info{}, diagAt(e.cfg, fmt.Sprintf("Runtime %q has no log file", name), err.Error())
+		}
+		e.follower = followLog(logPath, log.Named(filepath.Base(e.cfg.PluginPath)))
+		opts = append(opts, plugin.WithOutliveHost(logPath))
+	}
+	p, info, raw, diags := openPlugin(ctx, e.cfg, m.opts.Launch, log, opts...)
+	if diags.HasErrors() {
+		m.stopFollowing(e)
+		return nil, runtime.Info{}, diags
+	}
+	fail := func(summary string, err error) (Plugin, runtime.Info, hcl.Diagnostics) {
+		p.Kill()
+		m.forget(e, dataDir, log)
+		return nil, runtime.Info{}, diagAt(e.cfg, summary, err.Error())
+	}
+	// Recorded before Configure: a host that dies during it leaves a
+	// plugin the next one finds, and replaces, as it was not configured.
+	if err := m.record(e, dataDir, p, ""); err != nil {
+		return fail(fmt.Sprintf("Runtime %q can't be recorded", name), err)
+	}
+	if err := p.Configure(ctx, runtime.ConfigureRequest{HostInstance: m.opts.HostInstance, Config: raw, DataDir: dataDir}); err != nil {
+		return fail(fmt.Sprintf("Runtime %q rejected its configuration", name), err)
+	}
+	if err := m.record(e, dataDir, p, configHash(m.opts.HostInstance, raw)); err != nil {
+		return fail(fmt.Sprintf("Runtime %q can't be recorded", name), err)
+	}
+	// What a runtime can enforce may depend on its configuration and the
+	// machine, so ask again now that it is configured.
+	if configured, err := p.Describe(ctx); err == nil {
+		info.Capabilities = configured.Capabilities
+	}
+	return p, info, nil
+}
+
+// reattach connects to the plugin an earlier host process launched for e,
+// if its record names one that still runs the same binary with the same
+// configuration. It returns no plugin otherwise, having ended one that
+// runs another binary or configuration, and errors only for a config
+// block the plugin's schema refuses: the plugin is then left running, as
+// it was, for a host with a fixed file.
+func (m *Manager) reattach(ctx context.Context, e *entry, dataDir string, log hclog.Logger) (Plugin, runtime.Info, hcl.Diagnostics) {
+	recPath := filepath.Join(dataDir, recordFile)
+	rec, err := readRecord(recPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, runtime.Info{}, nil
+	}
+	if err != nil {
+		log.Warn("the record of the plugin an earlier host process launched is unreadable; launching a new plugin", "record", recPath, "error", err)
+		m.forget(e, dataDir, log)
+		return nil, runtime.Info{}, nil
+	}
+	// Following from where the last host stopped: what the plugin logged
+	// while no host was there comes first.
+	e.follower = followLog(filepath.Join(dataDir, logFile), log.Named(filepath.Base(e.cfg.PluginPath)))
+	p, err := m.opts.Reattach(ctx, rec.Reattach, log)
+	if err != nil {
+		log.Info("the plugin an earlier host process launched is gone; launching a new one", "error", err)
+		m.forget(e, dataDir, log)
+		return nil, runtime.Info{}, nil
+	}
+	replace := func(why string, args ...any) (Plugin, runtime.Info, hcl.Diagnostics) {
+		log.Warn(why+"; ending the plugin an earlier host process launched, and the agents it runs may be lost",
+			append(args, "pid", rec.Reattach.PID)...)
+		p.Kill()
+		m.forget(e, dataDir, log)
+		return nil, runtime.Info{}, nil
+	}
+	if rec.PluginPath != e.cfg.PluginPath {
+		return replace("the runtime's plugin binary changed", "was", rec.PluginPath, "now", e.cfg.PluginPath)
+	}
+	info, err := p.Describe(ctx)
+	if err != nil {
+		return replace("the plugin did not describe itself", "error", err)
+	}
+	raw, diags := config.DecodeRuntimeConfig(e.cfg, info.ConfigSchema)
+	if diags.HasErrors() {
+		p.Detach()
+		m.stopFollowing(e)
+		return nil, runtime.Info{}, diags
+	}
+	if rec.ConfigHash != configHash(m.opts.HostInstance, raw) {
+		return replace("the runtime's configuration changed")
+	}
+	log.Info("reattached to the plugin an earlier host process launched", "pid", rec.Reattach.PID)
+	return p, info, nil
+}
+
+// record writes the record of e's plugin p, configured with configHash.
+func (m *Manager) record(e *entry, dataDir string, p Plugin, configHash string) error {
+	if dataDir == "" {
+		return nil
+	}
+	rc := p.ReattachConfig()
+	if rc.PID == 0 {
+		return nil // a plugin served in this process, by tests
+	}
+	return writeRecord(filepath.Join(dataDir, recordFile), record{Reattach: rc, PluginPath: e.cfg.PluginPath, ConfigHash: configHash})
+}
+
+// forget removes the record of e's plugin, which is gone or going, and
+// stops following its log once its last lines are in.
+func (m *Manager) forget(e *entry, dataDir string, log hclog.Logger) {
+	m.stopFollowing(e)
+	if dataDir == "" {
+		return
+	}
+	if err := removeRecord(filepath.Join(dataDir, recordFile)); err != nil {
+		log.Warn("cannot remove the record of a plugin that is gone", "error", err)
+	}
+}
+
+func (m *Manager) stopFollowing(e *entry) {
+	if e.follower != nil {
+		e.follower.Stop()
+		e.follower = nil
+	}
+}
+
 // openPlugin launches rc's plugin, asks what it is and decodes rc's config block
 // against the schema the plugin declares.
-func openPlugin(ctx context.Context, rc config.Runtime, launch LaunchFunc, log hclog.Logger) (Plugin, runtime.Info, []byte, hcl.Diagnostics) {
-	p, err := launch(ctx, rc.PluginPath, log)
+func openPlugin(ctx context.Context, rc config.Runtime, launch LaunchFunc, log hclog.Logger, opts ...plugin.LaunchOption) (Plugin, runtime.Info, []byte, hcl.Diagnostics) {
+	p, err := launch(ctx, rc.PluginPath, log, opts...)
 	if err != nil {
 		return nil, runtime.Info{}, nil, diagAt(rc, fmt.Sprintf("Runtime %q did not start", rc.Name), err.Error())
 	}
@@ -259,6 +445,31 @@ func openPlugin(ctx context.Context, rc config.Runtime, launch LaunchFunc, log h
 		return nil, runtime.Info{}, nil, diags
 	}
 	return p, info, raw, diags
+}
+
+// endStrays ends the plugins earlier host processes launched for runtimes
+// that are no longer enabled: no host would reattach to them.
+func (m *Manager) endStrays(ctx context.Context) {
+	if m.opts.DataDir == "" {
+		return
+	}
+	dirs, _ := os.ReadDir(filepath.Join(m.opts.DataDir, "runtimes"))
+	for _, d := range dirs {
+		if _, ok := m.byName[d.Name()]; ok || !d.IsDir() {
+			continue
+		}
+		recPath := filepath.Join(m.opts.DataDir, "runtimes", d.Name(), recordFile)
+		rec, err := readRecord(recPath)
+		if err != nil {
+			continue
+		}
+		log := m.log.Named("runtime." + d.Name())
+		if p, err := m.opts.Reattach(ctx, rec.Reattach, log); err == nil {
+			log.Warn("ending the plugin an earlier host process launched for a runtime no longer enabled, with its agents", "pid", rec.Reattach.PID)
+			p.Kill()
+		}
+		_ = removeRecord(recPath)
+	}
 }
 
 // Check launches each enabled runtime's plugin, decodes its config block
@@ -351,7 +562,7 @@ func (m *Manager) restart(e *entry) {
 	backoff := 100 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		diags := m.launch(ctx, e)
+		diags := m.launch(ctx, e, false)
 		cancel()
 		if !diags.HasErrors() {
 			e.mu.Lock()
@@ -485,18 +696,44 @@ func (m *Manager) Statuses() []Status {
 // Shutdown stops supervising and kills every plugin. Agents must be stopped
 // before, through the plugins.
 func (m *Manager) Shutdown() {
+	m.close(func(*entry) bool { return false })
+}
+
+// Detach stops supervising and disconnects from every plugin, leaving it
+// running with its agents, for the next Manager on the same DataDir to
+// reattach to. Without a DataDir plugins die with the host, so Detach is
+// Shutdown.
+func (m *Manager) Detach() {
+	m.close(func(*entry) bool { return m.opts.DataDir != "" })
+}
+
+// close stops supervising and ends every plugin: it detaches from those
+// detach says, and kills the others.
+func (m *Manager) close(detach func(e *entry) bool) {
 	select {
 	case <-m.stop:
 	default:
 		close(m.stop)
 	}
 	m.wg.Wait()
-	for _, e := range m.byName {
+	for name, e := range m.byName {
 		e.mu.Lock()
-		if e.plugin != nil {
-			e.plugin.Kill()
-			e.plugin = nil
-		}
+		p := e.plugin
+		e.plugin = nil
 		e.mu.Unlock()
+		if p != nil && detach(e) {
+			p.Detach()
+			// The next host goes on from where this one stopped.
+			m.stopFollowing(e)
+			continue
+		}
+		if p != nil {
+			p.Kill()
+		}
+		dataDir := ""
+		if m.opts.DataDir != "" {
+			dataDir = filepath.Join(m.opts.DataDir, "runtimes", name)
+		}
+		m.forget(e, dataDir, m.log.Named("runtime."+name))
 	}
 }

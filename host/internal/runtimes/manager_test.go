@@ -38,7 +38,7 @@ func newFakes(t *testing.T, rts ...*fakeruntime.Runtime) *fakes {
 	return f
 }
 
-func (f *fakes) launch(_ context.Context, path string, _ hclog.Logger) (Plugin, error) {
+func (f *fakes) launch(_ context.Context, path string, _ hclog.Logger, _ ...plugin.LaunchOption) (Plugin, error) {
 	name := strings.TrimPrefix(filepath.Base(path), "parallax-runtime-")
 	r, ok := f.byName[name]
 	if !ok {

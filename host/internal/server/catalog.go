@@ -45,7 +45,7 @@ func newCatalog(cfg *config.Config, am *agents.Manager, protocolBase string) (*c
 // with its endpoint of the Agent protocol under protocolBase.
 func managedAgents(am *agents.Manager, protocolBase string) []catalog.Agent {
 	var out []catalog.Agent
-	for _, v := range am.List() {
+	for _, v := range am.Live() {
 		// An idle warm pool agent is nobody's worker until a spawn takes it.
 		if v.Status == session.StatusStopped || v.Pooled {
 			continue

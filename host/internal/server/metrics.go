@@ -14,7 +14,7 @@ func newMetrics(am *agents.Manager, rm *runtimes.Manager, cat *catalog.Catalog, 
 	m := telemetry.New(telemetry.Sources{
 		Agents: func() []telemetry.AgentState {
 			var out []telemetry.AgentState
-			for _, v := range am.List() {
+			for _, v := range am.Live() {
 				out = append(out, telemetry.AgentState{Status: string(v.Status), Type: v.Type, Runtime: v.Runtime})
 			}
 			return out

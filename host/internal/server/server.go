@@ -23,6 +23,7 @@ import (
 	"github.com/parallax/parallax/host/internal/patterns"
 	"github.com/parallax/parallax/host/internal/redact"
 	"github.com/parallax/parallax/host/internal/runtimes"
+	"github.com/parallax/parallax/host/internal/store"
 	"github.com/parallax/parallax/host/internal/telemetry"
 	"github.com/parallax/parallax/sdk/plugin"
 )
@@ -37,6 +38,9 @@ type Options struct {
 	// the Logger writes to, so the log masks them. nil masks only events
 	// and replies.
 	Secrets *redact.Set
+	// KeepAgents leaves the agents and plugins running at shutdown, as
+	// server.keep_agents does.
+	KeepAgents bool
 }
 
 // DiagError carries configuration diagnostics, for printing with their
@@ -46,8 +50,8 @@ type DiagError struct{ Diags hcl.Diagnostics }
 func (e *DiagError) Error() string { return e.Diags.Error() }
 
 // Launch starts a runtime plugin binary.
-func Launch(ctx context.Context, path string, log hclog.Logger) (runtimes.Plugin, error) {
-	c, err := plugin.Launch(ctx, path, log)
+func Launch(ctx context.Context, path string, log hclog.Logger, opts ...plugin.LaunchOption) (runtimes.Plugin, error) {
+	c, err := plugin.Launch(ctx, path, log, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +78,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer ln.Close()
 
+	st, err := store.Open(filepath.Join(cfg.Server.DataDir, storeFile), store.Options{Logger: log.Named("store")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
 	rm := runtimes.New(runtimes.Options{Logger: log, HostInstance: instance, DataDir: cfg.Server.DataDir, Launch: Launch})
 	bus := events.NewBus()
+	bus.SetJournal(st)
 	var metrics *telemetry.Metrics
 	am := agents.NewManager(log.Named("agents"), rm, agents.Options{
 		DataDir: cfg.Server.DataDir, Bus: bus, AgentType: cfg.AgentType,
@@ -83,6 +94,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		MaxAgents: cfg.Server.MaxAgents, MaxWatchersPerAgent: cfg.Server.MaxWatchersPerAgent,
 		Policy: agents.Policy{NoCommands: !cfg.Server.AllowCommands, EnvAllowlist: cfg.Server.EnvAllowlist}, Secrets: opts.Secrets,
 		OnSpawn: func(typ, runtime string, took time.Duration, err error) { metrics.Spawned(typ, runtime, took, err) },
+		Store:   st,
 	})
 	rm.SetListener(am)
 	cat, err := newCatalog(cfg, am, "http://"+ln.Addr().String()+"/agent-protocol/")
@@ -104,7 +116,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer stopTracing()
-	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, patternAgents{am}, bus, traceOpts...)
+	engine := patterns.New(log.Named("patterns"), cfg.Patterns, cat, patternAgents{am}, bus, append(traceOpts, patterns.WithJournal(st))...)
+	if err := engine.EndInterrupted(); err != nil {
+		return fmt.Errorf("reading the executions in %s: %w", st.Path(), err)
+	}
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
 	monitorAgents(monitorCtx, cfg.Server.HealthInterval, cat, bus, log.Named("catalog"))
@@ -115,16 +130,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		defer stop()
 	}
+	if err := am.Restore(); err != nil {
+		return fmt.Errorf("reading the agents in %s: %w", st.Path(), err)
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	diags := rm.Start(startCtx, cfg)
 	cancel()
-	// The runtimes adopted what still runs; any other agent's directory
-	// is a left-over of a host that was killed, keys and all.
+	// The runtimes adopted what still runs; the others ended while the
+	// host was down, and any other agent's directory is a left-over of a
+	// host that was killed, keys and all.
+	am.EndUnadopted()
 	am.SweepDirs()
 	if diags.HasErrors() {
 		return &DiagError{diags}
 	}
 	am.StartPools()
+	go sweepHistory(monitorCtx, st, cfg.Server.History, log.Named("store"))
 
 	srv := &http.Server{
 		Handler: api.Handler(api.Options{
@@ -138,14 +159,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		ReadTimeout: readTimeout,
 		IdleTimeout: cfg.Server.IdleTimeout,
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	serving := make(chan error, 1)
+	go func() { serving <- srv.Serve(ln) }()
 	log.Info("host listening", "addr", ln.Addr().String(), "instance", instance, "runtimes", runtimeNames(rm))
 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: stopping agents, then runtimes")
-	case err = <-served:
+	case err = <-serving:
 		log.Error("API server failed; shutting down", "error", err)
 	}
 
@@ -153,15 +174,51 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	if opts.KeepAgents || cfg.Server.KeepAgents {
+		// Executions are the host's own work: they can't outlive it, and
+		// their agents go with them.
+		engine.Shutdown()
+		am.Detach()
+		rm.Detach()
+		log.Info("shut down; agents and runtime plugins left running for the next start")
+		return served(err)
+	}
 	// Executions first: they end and stop the agents they spawned.
 	engine.Shutdown()
 	am.Shutdown(shutCtx)
 	rm.Shutdown()
 	log.Info("shut down")
+	return served(err)
+}
+
+// served is the error Run returns for how the API server ended.
+func served(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// storeFile is the store's file in the data dir.
+const storeFile = "parallax.db"
+
+// sweepHistory removes what is older than the history's retention, now and
+// then, until ctx ends.
+func sweepHistory(ctx context.Context, st *store.Store, keep time.Duration, log hclog.Logger) {
+	every := min(keep/10, time.Hour)
+	for {
+		n, err := st.Sweep(time.Now().Add(-keep))
+		if err != nil {
+			log.Warn("sweeping the history failed", "error", err)
+		} else if n > 0 {
+			log.Info("removed agents older than server.history from the history", "agents", n, "history", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // readTimeout bounds reading a request, body included: bodies are at most

@@ -84,6 +84,9 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	if err != nil {
 		return Message{}, err
 	}
+	if s.opts.OnSent != nil {
+		s.opts.OnSent(text, expectResponse)
+	}
 	if !expectResponse {
 		return Message{}, nil
 	}
@@ -118,6 +121,37 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 		after = append(screen.Lines(scrolled), after...)
 	}
 	msg := Message{Content: s.opts.Adapter.Reply(before, after, text), Role: "assistant", Time: time.Now()}
+	s.emitMu.Lock()
+	s.emit([]events.Event{s.event(events.MessageData{Content: msg.Content, Role: msg.Role, Time: msg.Time})})
+	s.emitMu.Unlock()
+	return msg, nil
+}
+
+// AwaitReply finishes a turn that began before this session did: a Send
+// of text that a host restart cut off. It waits for the agent's first
+// ready, which ends that turn (or shows it ended while no one watched),
+// and returns the reply as Send would, also as a message event.
+func (s *Session) AwaitReply(ctx context.Context, text string) (Message, error) {
+	var refused error
+	var after screen.Lines
+	err := s.wait(ctx, func() bool {
+		switch {
+		case s.readies > 0:
+			after = s.readyLines
+			return true
+		case s.status == StatusError || s.status == StatusStopped || (s.pending != nil && s.pending.login()):
+			refused = s.sendableLocked()
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("waiting for the reply: %w", err)
+	}
+	if refused != nil {
+		return Message{}, refused
+	}
+	msg := Message{Content: s.opts.Adapter.Reply(nil, after, text), Role: "assistant", Time: time.Now()}
 	s.emitMu.Lock()
 	s.emit([]events.Event{s.event(events.MessageData{Content: msg.Content, Role: msg.Role, Time: msg.Time})})
 	s.emitMu.Unlock()

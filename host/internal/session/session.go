@@ -115,6 +115,9 @@ type Options struct {
 	// and message. It must not block, and must not call Send, SendKeys or
 	// Choose.
 	OnEvent func(events.Event)
+	// OnSent, if set, hears of each message Send typed and entered, once
+	// the agent took it.
+	OnSent func(text string, expectResponse bool)
 	// StartTimeout is how long the agent may take to become ready, 60s by
 	// default; negative means forever. The clock stops while a question or
 	// login prompt is pending (the agent waits for the user then), and

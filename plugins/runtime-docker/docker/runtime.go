@@ -374,7 +374,7 @@ func (r *Runtime) launch(ctx context.Context, cli *client.Client, cfg Config, sp
 		return nil, fmt.Errorf("create container for %q: %w", spec.ID, err)
 	}
 	a := newAgent(r.log, cli, spec.ID, created.ID, cfg.ScrollbackBytes)
-	a.Labels, a.Warnings = maps.Clone(spec.Labels), created.Warnings
+	a.Labels, a.Warnings, a.Env = maps.Clone(spec.Labels), created.Warnings, maps.Clone(spec.Env)
 	fail := func(err error) (*agent, error) {
 		a.discard()
 		return nil, err

@@ -362,9 +362,16 @@ func TestRecover(t *testing.T) {
 	}
 	out.waitFor(t, "got:again:end")
 
-	if again, err := r.Recover(context.Background()); err != nil || len(again) != 0 {
-		t.Errorf("a second Recover returned %+v, %v; want nothing new", again, err)
+	// A second Recover, as from a host that reattached, returns the same
+	// agent and leaves it be: one attach stream, whose terminal works.
+	if again, err := r.Recover(context.Background()); err != nil || len(again) != 1 || again[0].ID != "running" ||
+		again[0].State != runtime.StateRunning {
+		t.Errorf("a second Recover returned %+v, %v; want agent \"running\" again", again, err)
 	}
+	if _, err := c.Write([]byte("still\n")); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "got:still:end")
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	if err := r.Stop(ctx, "running", runtime.StopOptions{Timeout: time.Second}); err != nil {

@@ -95,10 +95,13 @@ func ours(ctx context.Context, cli *client.Client, host string) ([]container.Sum
 	return out, nil
 }
 
-// Recover looks for containers an earlier plugin process of this host
-// instance started. Running ones within their deadline are adopted: they
-// are attached again and returned for the host to take over. The others
-// (exited, never started, past their deadline) are removed.
+// Recover returns the agents this plugin process holds, for a host that
+// reattached to it, after looking for containers an earlier plugin process
+// of this host instance started. Running ones within their deadline are
+// adopted: attached again and followed. The others (exited, never
+// started, past their deadline) are removed. Containers this process
+// follows already are left as they are, so a second Recover changes
+// nothing.
 func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	cfg, cli, err := r.ready()
 	if err != nil {
@@ -106,11 +109,21 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	}
 	// A container a Start just created would look left over.
 	defer r.agents.PauseStarts()()
+	// Logged, not returned: an error would keep from the host the agents
+	// this process holds.
+	if err := r.adoptLeftovers(ctx, cfg, cli); err != nil {
+		r.log.Error("recovering the containers of an earlier plugin process failed", "error", err)
+	}
+	return r.agents.ListWithEnv()
+}
+
+// adoptLeftovers adopts or removes the containers of this host instance
+// that r doesn't follow.
+func (r *Runtime) adoptLeftovers(ctx context.Context, cfg Config, cli *client.Client) error {
 	found, err := ours(ctx, cli, r.host)
 	if err != nil {
-		return nil, fmt.Errorf("list containers of host instance %q: %w", r.host, err)
+		return fmt.Errorf("list containers of host instance %q: %w", r.host, err)
 	}
-	adopted := []runtime.AgentInfo{}
 	var errs []error
 	for _, c := range found {
 		id := c.Labels[labelAgent]
@@ -127,31 +140,20 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			}
 			continue
 		}
-		a, env, err := r.adopt(ctx, cli, cfg, c, deadline)
-		if err != nil {
+		if err := r.adopt(ctx, cli, cfg, c, deadline); err != nil {
 			errs = append(errs, fmt.Errorf("adopt container %s of agent %q: %w", shortID(c.ID), id, err))
-			continue
 		}
-		info := a.Info()
-		// The container is where the env, keys included, is kept; the host
-		// needs it to mask the agent's keys after its own restart.
-		info.Env = env
-		adopted = append(adopted, info)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return adopted, fmt.Errorf("recover containers of an earlier plugin process: %w", err)
-	}
-	return adopted, nil
+	return errors.Join(errs...)
 }
 
 // adopt follows a running container again, kept in r.agents: a new
 // attach stream and wait, and its deadline re-armed. Output from before
-// the attach is not replayed; the host still has what it read then. It
-// returns the container's env too.
-func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c container.Summary, deadline time.Time) (*agent, map[string]string, error) {
+// the attach is not replayed; the host still has what it read then.
+func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c container.Summary, deadline time.Time) error {
 	got, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	a := newAgent(r.log, cli, c.Labels[labelAgent], c.ID, cfg.ScrollbackBytes)
 	a.Labels = map[string]string{}
@@ -164,23 +166,24 @@ func (r *Runtime) adopt(ctx context.Context, cli *client.Client, cfg Config, c c
 			a.StartedAt = t
 		}
 	}
+	// The container is where the env, keys included, is kept; the host
+	// needs it to mask the agent's keys after its own restart.
+	if got.Container.Config != nil {
+		a.Env = envMap(got.Container.Config.Env)
+	}
 	if err := a.connect(ctx, container.WaitConditionNotRunning); err != nil {
 		a.cancel()
-		return nil, nil, err
+		return err
 	}
 	if err := r.agents.Add(a); err != nil {
 		a.stream.Close()
 		a.cancel()
-		return nil, nil, err
+		return err
 	}
 	a.armDeadline(deadline, cfg.DefaultStopTimeout)
 	a.follow()
 	a.log.Info("adopted container of an earlier plugin process")
-	var env map[string]string
-	if got.Container.Config != nil {
-		env = envMap(got.Container.Config.Env)
-	}
-	return a, env, nil
+	return nil
 }
 
 // envMap reads a container's "KEY=value" env, the image's included.

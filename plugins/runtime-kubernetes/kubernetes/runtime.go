@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +202,7 @@ func (r *Runtime) launch(ctx context.Context, cfg Config, client kubernetes.Inte
 		return nil, createError("pod", pod.Name, spec.ID, err)
 	}
 	a := newAgent(r, cfg, spec.ID, pod.Name)
-	a.Labels = spec.Labels
+	a.Labels, a.Env = spec.Labels, maps.Clone(spec.Env)
 	fail := func(err error) (*agent, error) {
 		a.cancel()
 		_ = a.deletePod(0)

@@ -74,8 +74,11 @@ func specLabelsOf(pod *corev1.Pod) map[string]string {
 	return out
 }
 
-// Recover reports the running pods of this host instance for adoption
-// and deletes the finished or expired ones, with their secrets.
+// Recover returns the agents this plugin process holds, for a host that
+// reattached to it, after looking for the pods of this host instance that
+// it doesn't follow: the running ones are adopted, the finished or expired
+// ones deleted, with their secrets. Pods this process follows already are
+// left as they are, so a second Recover changes nothing.
 func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	cfg, client, err := r.ready()
 	if err != nil {
@@ -83,12 +86,22 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	}
 	// A pod a Start just created would look left over.
 	defer r.agents.PauseStarts()()
+	// Logged, not returned: an error would keep from the host the agents
+	// this process holds.
+	if err := r.adoptLeftovers(ctx, cfg, client); err != nil {
+		r.log.Error("recovering the pods of an earlier plugin process failed", "error", err)
+	}
+	return r.agents.ListWithEnv()
+}
+
+// adoptLeftovers adopts or deletes the pods of this host instance that r
+// doesn't follow, and deletes the secrets without a pod.
+func (r *Runtime) adoptLeftovers(ctx context.Context, cfg Config, client kubernetes.Interface) error {
 	selector := labels.SelectorFromSet(labels.Set{labelManaged: "true", labelHostInstance: r.host}).String()
 	pods, err := client.CoreV1().Pods(cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
-		return nil, fmt.Errorf("list our pods: %w", err)
+		return fmt.Errorf("list our pods: %w", err)
 	}
-	var adopted []runtime.AgentInfo
 	live := map[string]bool{}
 	for i := range pods.Items {
 		pod := &pods.Items[i]
@@ -102,7 +115,13 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 		case st.running && !expired && pod.DeletionTimestamp == nil:
 			a := newAgent(r, cfg, id, pod.Name)
 			a.Labels, a.StartedAt = specLabelsOf(pod), startTime(pod)
-			err := a.connect(pod.Annotations[annotationGateOpen] != "true")
+			// The Secret is where the env, keys included, is kept; the host
+			// needs it to mask the agent's keys after its own restart.
+			var err error
+			if a.Env, err = secretEnv(ctx, client, cfg.Namespace, pod.Name); err != nil {
+				r.log.Warn("cannot read the adopted pod's Secret; the host will not know its keys", "pod", pod.Name, "error", err)
+			}
+			err = a.connect(pod.Annotations[annotationGateOpen] != "true")
 			if err == nil {
 				err = r.agents.Add(a)
 			}
@@ -114,13 +133,6 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			go a.follow()
 			a.armDeadline(deadline, cfg.DefaultStopTimeout)
 			live[pod.Name] = true
-			info := a.Info()
-			// The Secret is where the env, keys included, is kept; the host
-			// needs it to mask the agent's keys after its own restart.
-			if info.Env, err = secretEnv(ctx, client, cfg.Namespace, pod.Name); err != nil {
-				r.log.Warn("cannot read the adopted pod's Secret; the host will not know its keys", "pod", pod.Name, "error", err)
-			}
-			adopted = append(adopted, info)
 			r.log.Info("adopted a running pod", "agent", id, "pod", pod.Name)
 		case st.running || st.exit != nil || expired:
 			r.log.Info("removing a finished or expired pod", "agent", id, "pod", pod.Name)
@@ -148,7 +160,7 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 			}
 		}
 	}
-	return adopted, nil
+	return nil
 }
 
 // secretEnv returns the env an agent's Secret holds, without the seed of

@@ -288,7 +288,7 @@ func (r *Runtime) spawn(spec runtime.Spec, p plan) (*agent, error) {
 		marker:   marker(r.host, spec.ID),
 		pumpDone: make(chan struct{}),
 	}
-	a.Labels = maps.Clone(spec.Labels)
+	a.Labels, a.Env = maps.Clone(spec.Labels), maps.Clone(spec.Env)
 	clone := !r.cg.cloneBroken.Load()
 	cg, warnings, err := r.startProcess(a, p, name, clone)
 	if err != nil && clone && r.cg.v2 != "" {

@@ -170,10 +170,11 @@ func fsName(id string) string {
 
 var reservedNames = map[string]bool{"tasks": true, "release_agent": true, "notify_on_release": true}
 
-// Recover kills whatever an earlier plugin process of this host instance
-// left running, as far as confirm vouches for it, and removes the empty
-// cgroups other host instances left behind. Its agents can't be adopted,
-// because their PTY masters died with it, so the list is always empty.
+// Recover returns the agents this plugin process holds, for a host that
+// reattached to it. It also kills whatever an earlier plugin process of
+// this host instance left running, as far as confirm vouches for it, and
+// removes the empty cgroups other host instances left behind: those agents
+// can't be adopted, because their PTY masters died with that process.
 func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	if err := r.agents.Ready(); err != nil {
 		return nil, err
@@ -187,7 +188,8 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 
 	recs, err := r.state.load()
 	if err != nil {
-		return nil, fmt.Errorf("read agent records: %w", err)
+		r.log.Error("cannot read agent records; leaving alone what an earlier plugin process left", "error", err)
+		return r.agents.ListWithEnv()
 	}
 	var errs []error
 	for name, rec := range recs {
@@ -222,10 +224,12 @@ func (r *Runtime) Recover(ctx context.Context) ([]runtime.AgentInfo, error) {
 	for _, dir := range r.cg.sweepOtherInstances(r.hostName) {
 		r.log.Debug("removed empty cgroup of another host instance", "dir", dir)
 	}
+	// Logged, not returned: an error would keep from the host the agents
+	// this process holds.
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("clean up after an earlier plugin process: %w", err)
+		r.log.Error("cleaning up after an earlier plugin process failed", "error", err)
 	}
-	return []runtime.AgentInfo{}, nil
+	return r.agents.ListWithEnv()
 }
 
 // confirmed is what Recover may act on for one record: nothing, with the

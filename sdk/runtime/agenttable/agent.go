@@ -36,6 +36,10 @@ type Agent struct {
 	StartedAt time.Time
 	Labels    map[string]string
 	Warnings  []string
+	// Env is the env the agent was started with, which only ListWithEnv
+	// gives out: the host masks the agent's secrets in its output with it
+	// after it reattached or restarted.
+	Env map[string]string
 
 	log     Logger
 	exited  chan struct{} // closed by ExitWith

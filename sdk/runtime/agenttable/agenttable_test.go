@@ -222,6 +222,46 @@ func TestListInspectActive(t *testing.T) {
 	}
 }
 
+// Only ListWithEnv, for Recover, gives out an agent's env: it holds the
+// agent's keys.
+func TestOnlyListWithEnvHasTheEnv(t *testing.T) {
+	tab := opened()
+	now := time.Now()
+	for i, id := range []string{"running", "exited"} {
+		p := newProc(id, "")
+		p.StartedAt = now.Add(time.Duration(i) * time.Second)
+		p.Env = map[string]string{"KEY": "secret-" + id}
+		if err := tab.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exited, _ := tab.Get("exited")
+	exited.Exit(runtime.ExitStatus{Code: 3})
+
+	infos, err := tab.ListWithEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 ||
+		infos[0].ID != "running" || infos[0].State != runtime.StateRunning || infos[0].Env["KEY"] != "secret-running" ||
+		infos[1].ID != "exited" || infos[1].State != runtime.StateExited || infos[1].Exit == nil || infos[1].Exit.Code != 3 ||
+		infos[1].Env["KEY"] != "secret-exited" {
+		t.Fatalf("ListWithEnv = %+v; want both agents, by start, with their state and env", infos)
+	}
+	infos[0].Env["KEY"] = "changed"
+	if again, _ := tab.ListWithEnv(); again[0].Env["KEY"] != "secret-running" {
+		t.Error("ListWithEnv shares the agent's env with its caller")
+	}
+
+	list, _ := tab.List()
+	info, _ := tab.Inspect("running")
+	for _, got := range append(list, info) {
+		if got.Env != nil {
+			t.Errorf("List or Inspect gave out the env of %s", got.ID)
+		}
+	}
+}
+
 func TestExitReason(t *testing.T) {
 	tests := []struct {
 		name    string

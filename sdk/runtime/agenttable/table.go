@@ -30,6 +30,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -235,13 +236,28 @@ func (t *Table[A]) Inspect(id string) (runtime.AgentInfo, error) {
 
 // List describes every agent, in the order they started.
 func (t *Table[A]) List() ([]runtime.AgentInfo, error) {
+	return t.list(false)
+}
+
+// ListWithEnv is List with each agent's Env, for runtime.Adopter's
+// Recover: it returns every agent the runtime holds, running or exited and
+// not yet stopped.
+func (t *Table[A]) ListWithEnv() ([]runtime.AgentInfo, error) {
+	return t.list(true)
+}
+
+func (t *Table[A]) list(withEnv bool) ([]runtime.AgentInfo, error) {
 	agents, err := t.all()
 	if err != nil {
 		return nil, err
 	}
 	infos := make([]runtime.AgentInfo, 0, len(agents))
 	for _, a := range agents {
-		infos = append(infos, a.agent().Info())
+		info := a.agent().Info()
+		if withEnv {
+			info.Env = maps.Clone(a.agent().Env)
+		}
+		infos = append(infos, info)
 	}
 	slices.SortFunc(infos, func(x, y runtime.AgentInfo) int {
 		return cmp.Or(x.StartedAt.Compare(y.StartedAt), strings.Compare(x.ID, y.ID))

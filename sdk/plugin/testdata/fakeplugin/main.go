@@ -16,19 +16,29 @@ import (
 )
 
 func main() {
+	// Before Serve makes os.Stdout a pipe of go-plugin's: this is the pipe
+	// to the host.
+	stdout := os.Stdout
 	plugin.Serve(func(logger hclog.Logger) runtime.Runtime {
-		return &fake{logger: logger}
+		return &fake{logger: logger, stdout: stdout}
 	})
 }
 
 type fake struct {
 	logger hclog.Logger
+	stdout *os.File
 }
 
 func (f *fake) Describe(context.Context) (runtime.Info, error) {
 	f.logger.Info("describing", "marker", os.Getenv("FAKEPLUGIN_MARKER"))
 	// Stray stdout after the handshake must not reach the host's stdout.
 	fmt.Println("stdout", os.Getenv("FAKEPLUGIN_MARKER"))
+	if os.Getenv("FAKEPLUGIN_WRITE_FD1") != "" {
+		// Once the host is gone, this writes to a broken pipe on fd 1,
+		// which must fail and not kill the plugin.
+		_, err := fmt.Fprintln(f.stdout, "fd1")
+		f.logger.Info("wrote to fd 1", "error", err)
+	}
 	return runtime.Info{Name: "fakeplugin", Version: "0.0.1"}, nil
 }
 

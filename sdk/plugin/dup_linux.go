@@ -1,0 +1,9 @@
+package plugin
+
+import (
+	"os"
+	"syscall"
+)
+
+// dupTo makes fd refer to f's file.
+func dupTo(f *os.File, fd int) error { return syscall.Dup3(int(f.Fd()), fd, 0) }
