@@ -77,8 +77,27 @@ func TestSpawnListGetDeleteOverREST_LeavesNoProcess(t *testing.T) {
 	if groupAlive(pgid) {
 		t.Errorf("process group %d still has processes after DELETE", pgid)
 	}
+	// Deleted, it stays in the history until purged.
+	var kept struct {
+		Removed bool `json:"removed"`
+	}
+	if code := h.do("GET", "/api/managed-agents/"+a.ID, nil, &kept); code != http.StatusOK || !kept.Removed {
+		t.Errorf("get after delete: status %d, %+v; want 200 and removed", code, kept)
+	}
+	var listed []agent
+	h.do("GET", "/api/managed-agents", nil, &listed)
+	if len(listed) != 0 {
+		t.Errorf("list after delete: %+v, want none", listed)
+	}
+	h.do("GET", "/api/managed-agents?all=true", nil, &listed)
+	if len(listed) != 1 || listed[0].ID != a.ID {
+		t.Errorf("list ?all=true after delete: %+v, want the deleted agent", listed)
+	}
+	if code := h.do("DELETE", "/api/managed-agents/"+a.ID+"?purge=true", nil, nil); code != http.StatusOK {
+		t.Errorf("purge: status %d", code)
+	}
 	if code := h.do("GET", "/api/managed-agents/"+a.ID, nil, nil); code != http.StatusNotFound {
-		t.Errorf("get after delete: status %d, want 404", code)
+		t.Errorf("get after purge: status %d, want 404", code)
 	}
 }
 

@@ -154,6 +154,14 @@ func (m *Manager) adopted(runtimeName string, info runtime.AgentInfo, rec store.
 	if old != nil {
 		old.cancel()
 		a.createdAt, a.workdir, a.command, a.output = old.createdAt, old.workdir, old.command, old.output
+		if old.outputDropped && old.store != nil {
+			// Lost with its plugin, its buffer went to the store; a
+			// runtime that adopts it again replays nothing from before.
+			a.output = newRing(outputBytes)
+			if kept, err := old.store.Output(a.id); err == nil {
+				a.output.Write(kept[max(0, len(kept)-outputBytes):])
+			}
+		}
 		// The labels hold what the agent was started with; a warm pool
 		// agent may have been taken and renamed since.
 		old.mu.Lock()
