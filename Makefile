@@ -49,6 +49,7 @@ bench: build
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/ && \
 	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/ ./host/internal/api/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/internal/store/
 	sh test/docker/setup.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./plugins/runtime-docker/docker/
 

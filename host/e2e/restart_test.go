@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -335,4 +337,33 @@ func TestHostCrashLoop(t *testing.T) {
 		t.Fatal("no spawn got a 201 in 20 rounds; the test shows nothing")
 	}
 	t.Logf("%d agents spawned across 20 kills, all accounted for", len(created))
+}
+
+func TestKeepAgentsLeavesThemRunningForTheNextStart(t *testing.T) {
+	path := writeConfigServer(t, "  keep_agents = true", "", "")
+	h := startHost(t, path)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": sleeper(pidFile)}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	pgid := readPID(t, pidFile)
+	plugin := findPluginPID("parallax-runtime-local")
+	t.Cleanup(func() { _ = syscall.Kill(plugin, syscall.SIGKILL); _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+
+	h.stop() // SIGTERM, as Ctrl-C
+	if !groupAlive(pgid) {
+		t.Fatalf("keep_agents: the agent died with the host's clean stop; log:\n%s", h.logs())
+	}
+	h2 := startHost(t, path)
+	var got agent
+	if code := h2.do("GET", "/api/managed-agents/"+a.ID, nil, &got); code != http.StatusOK || got.Status == "stopped" || got.Status == "error" {
+		t.Fatalf("the kept agent after the next start: %d %+v; log:\n%s", code, got, h2.logs())
+	}
+	if code := h2.do("DELETE", "/api/managed-agents/"+a.ID, nil, nil); code != http.StatusOK {
+		t.Fatalf("delete: %d", code)
+	}
+	if groupAlive(pgid) {
+		t.Errorf("the adopted agent's processes outlived its DELETE")
+	}
 }
