@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -164,9 +165,27 @@ func TestKeysLeaveNoTraceWhenAnAgentEnds(t *testing.T) {
 			h.stop()
 			return h
 		}},
-		{"the host is killed and started again", false, func(t *testing.T, h *host, path string, agents []keyedAgent) *host {
-			_ = h.cmd.Process.Kill()
-			<-h.exited
+		{"the host is killed, started again, and then DELETE", false, func(t *testing.T, h *host, path string, agents []keyedAgent) *host {
+			killHost(h)
+			// The agents live on, and the next host adopts them, keys
+			// and all ...
+			h2 := startHost(t, path)
+			for _, a := range agents {
+				a.printKey(t, h2)
+			}
+			// ... until they end.
+			for _, a := range agents {
+				if code, body := h2.raw("DELETE", "/api/managed-agents/"+a.id); code/100 != 2 {
+					t.Fatalf("delete after the restart: status %d %s", code, body)
+				}
+			}
+			return h2
+		}},
+		{"the host and its plugin are killed, and the host started again", false, func(t *testing.T, h *host, path string, agents []keyedAgent) *host {
+			killHost(h)
+			if err := syscall.Kill(findPluginPID("parallax-runtime-local"), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
 			// Nothing cleaned up: the homes still hold the keys ...
 			dataDir := filepath.Join(filepath.Dir(path), "data")
 			if len(filesHolding(t, dataDir, agents[0].key)) == 0 {

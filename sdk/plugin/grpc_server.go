@@ -13,15 +13,16 @@ import (
 // server serves a runtime.Runtime over gRPC, in the plugin process.
 type server struct {
 	runtimev1.UnimplementedRuntimeServer
-	impl   runtime.Runtime
-	logger hclog.Logger
+	impl    runtime.Runtime
+	logger  hclog.Logger
+	secrets *secretMask
 }
 
-func newServer(impl runtime.Runtime, logger hclog.Logger) *server {
+func newServer(impl runtime.Runtime, logger hclog.Logger, secrets *secretMask) *server {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &server{impl: impl, logger: logger}
+	return &server{impl: impl, logger: logger, secrets: secrets}
 }
 
 // unsupported is the error for an optional interface impl lacks.
@@ -68,8 +69,12 @@ func (s *server) Health(ctx context.Context, _ *runtimev1.HealthRequest) (*runti
 }
 
 func (s *server) Start(ctx context.Context, req *runtimev1.StartRequest) (*runtimev1.StartResponse, error) {
-	agent, err := s.impl.Start(ctx, specFromProto(req.GetSpec()))
+	spec := specFromProto(req.GetSpec())
+	// Learnt before the runtime can log a line about the agent.
+	s.secrets.learn(spec.ID, spec.Env)
+	agent, err := s.impl.Start(ctx, spec)
 	if err != nil {
+		s.secrets.forget(spec.ID)
 		return nil, toStatus(err)
 	}
 	return &runtimev1.StartResponse{Agent: agentToProto(agent)}, nil
@@ -103,6 +108,7 @@ func (s *server) Stop(ctx context.Context, req *runtimev1.StopRequest) (*runtime
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	s.secrets.forget(req.GetId())
 	return &runtimev1.StopResponse{}, nil
 }
 
@@ -150,6 +156,9 @@ func (s *server) Recover(ctx context.Context, _ *runtimev1.RecoverRequest) (*run
 	agents, err := r.Recover(ctx)
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	for _, a := range agents {
+		s.secrets.learn(a.ID, a.Env)
 	}
 	return &runtimev1.RecoverResponse{Agents: agentsToProto(agents)}, nil
 }

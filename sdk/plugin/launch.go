@@ -97,7 +97,7 @@ func Launch(ctx context.Context, path string, logger hclog.Logger, opts ...Launc
 	}
 	proc := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		Plugins:          pluginSet(nil, nil), // the host side needs no implementation
+		Plugins:          pluginSet(nil, nil, nil), // the host side needs no implementation
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},

@@ -34,12 +34,13 @@ const PluginName = "runtime"
 // gRPC server for impl, on the host side it builds the client.
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
-	impl   runtime.Runtime
-	logger hclog.Logger
+	impl    runtime.Runtime
+	logger  hclog.Logger
+	secrets *secretMask // nil where the logger isn't Serve's own
 }
 
 func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
-	runtimev1.RegisterRuntimeServer(s, newServer(p.impl, p.logger))
+	runtimev1.RegisterRuntimeServer(s, newServer(p.impl, p.logger, p.secrets))
 	return nil
 }
 
@@ -47,6 +48,6 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn 
 	return &Client{rpc: runtimev1.NewRuntimeClient(conn)}, nil
 }
 
-func pluginSet(impl runtime.Runtime, logger hclog.Logger) goplugin.PluginSet {
-	return goplugin.PluginSet{PluginName: &grpcPlugin{impl: impl, logger: logger}}
+func pluginSet(impl runtime.Runtime, logger hclog.Logger, secrets *secretMask) goplugin.PluginSet {
+	return goplugin.PluginSet{PluginName: &grpcPlugin{impl: impl, logger: logger, secrets: secrets}}
 }

@@ -75,7 +75,7 @@ func Reattach(ctx context.Context, rc ReattachConfig, logger hclog.Logger, opts 
 	run := &attached{pid: rc.PID, stop: make(chan struct{})}
 	proc := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         pluginSet(nil, nil),
+		Plugins:         pluginSet(nil, nil, nil),
 		Reattach: &goplugin.ReattachConfig{
 			Protocol:        goplugin.ProtocolGRPC,
 			ProtocolVersion: rc.ProtocolVersion,

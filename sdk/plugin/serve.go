@@ -23,7 +23,8 @@ type serveConfig struct {
 
 // WithLogger replaces the default logger. The host only turns JSON lines on
 // the plugin's stderr, or in its log file when launched WithOutliveHost,
-// into log entries, so the logger must write those.
+// into log entries, so the logger must write those. Serve's own logger
+// masks the agents' keys (see secretMask); this one is written as given.
 func WithLogger(logger hclog.Logger) ServeOption {
 	return func(c *serveConfig) { c.logger = logger }
 }
@@ -59,11 +60,12 @@ func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOptio
 		}
 		out, logFile = f, f
 	}
+	secrets := newSecretMask(out)
 	cfg := serveConfig{
 		// Every level is written; the host's logger decides what to keep.
 		logger: hclog.New(&hclog.LoggerOptions{
 			Level:      hclog.Trace,
-			Output:     out,
+			Output:     secrets,
 			JSONFormat: true,
 		}),
 	}
@@ -78,7 +80,7 @@ func Serve(factory func(logger hclog.Logger) runtime.Runtime, opts ...ServeOptio
 	impl := factory(cfg.logger)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         pluginSet(impl, cfg.logger),
+		Plugins:         pluginSet(impl, cfg.logger, secrets),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpcOpts...)...)
 		},

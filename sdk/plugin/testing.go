@@ -19,7 +19,7 @@ func TestClient(t testing.TB, r runtime.Runtime) *Client {
 	t.Helper()
 	// Not t.Log: the server may still log after the test ended.
 	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Warn})
-	grpcClient, _ := goplugin.TestPluginGRPCConn(t, false, pluginSet(r, logger))
+	grpcClient, _ := goplugin.TestPluginGRPCConn(t, false, pluginSet(r, logger, nil))
 	raw, err := grpcClient.Dispense(PluginName)
 	if err != nil {
 		t.Fatalf("dispense runtime plugin: %v", err)
