@@ -120,11 +120,17 @@ func (s *Session) Send(ctx context.Context, text string, expectResponse bool, ti
 	if scrolled := s.screen.ScrolledLines(mark, end); len(scrolled) > 0 {
 		after = append(screen.Lines(scrolled), after...)
 	}
-	msg := Message{Content: s.opts.Adapter.Reply(before, after, text), Role: "assistant", Time: time.Now()}
+	return s.replied(s.opts.Adapter.Reply(before, after, text)), nil
+}
+
+// replied makes the reply a turn ended with a message, and tells the
+// session's watchers.
+func (s *Session) replied(content string) Message {
+	msg := Message{Content: content, Role: "assistant", Time: time.Now()}
 	s.emitMu.Lock()
 	s.emit([]events.Event{s.event(events.MessageData{Content: msg.Content, Role: msg.Role, Time: msg.Time})})
 	s.emitMu.Unlock()
-	return msg, nil
+	return msg
 }
 
 // AwaitReply finishes a turn that began before this session did: a Send
@@ -151,11 +157,7 @@ func (s *Session) AwaitReply(ctx context.Context, text string) (Message, error) 
 	if refused != nil {
 		return Message{}, refused
 	}
-	msg := Message{Content: s.opts.Adapter.Reply(nil, after, text), Role: "assistant", Time: time.Now()}
-	s.emitMu.Lock()
-	s.emit([]events.Event{s.event(events.MessageData{Content: msg.Content, Role: msg.Role, Time: msg.Time})})
-	s.emitMu.Unlock()
-	return msg, nil
+	return s.replied(s.opts.Adapter.Reply(nil, after, text)), nil
 }
 
 // typeAndEnter does steps 2 to 5 of Send. It returns the screen before
