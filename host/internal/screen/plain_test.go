@@ -2,6 +2,9 @@ package screen
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -16,7 +19,16 @@ func TestPlainText(t *testing.T) {
 		{"cursor to another row ends the line", "top\x1b[5;1Hbottom", "top\nbottom"},
 		{"cursor forward is blank", "a\x1b[3Cb\x1b[Cc", "a   b c"},
 		{"words placed by column, as Claude draws them", "\x1b[2GNote:\x1b[8GClaude\x1b[15GCode", " Note: Claude Code"},
-		{"a column left of the cursor still parts words", "abc\x1b[2Gd", "abc d"},
+		{"a column left of the cursor overwrites, as on a terminal", "abc\x1b[2Gd", "adc"},
+		{"a carriage return only moves the cursor", "hello\rJ", "Jello"},
+		{"rows ended by CR and cursor-down, as Claude Code 2.1.332 ends them", "a\r\x1b[1Bb", "a\nb"},
+		{"a row ended by cursor-down keeps its column", "ab\x1b[Bc", "ab\n  c"},
+		{"erase to the end of the row", "100%\r50%\x1b[K\n", "50%\n"},
+		{"erase the whole row", "abc\x1b[2Kd\n", "   d\n"},
+		{"cursor back", "abc\x1b[2Dx", "axc"},
+		{"cursor to a row and column", "top\x1b[2;3Hx", "top\n  x"},
+		{"wide runes take two columns", "日本\r語", "語本"},
+		{"moves between blank rows add no empty lines", "\x1b[1;1H\x1b[2;1H\x1b[3;1Hx", "x"},
 		{"charset designation", "\x1b(Bx", "x"},
 		{"cut off escape", "x\x1b[", "x"},
 		{"other controls", "a\x00\x07b", "ab"},
@@ -33,7 +45,7 @@ func TestPlainText(t *testing.T) {
 // FuzzPlainText: whatever an agent prints, the log reader neither panics
 // nor lets an escape byte through.
 func FuzzPlainText(f *testing.F) {
-	for _, seed := range []string{"a\r\nb", "\x1b[2GNote:\x1b[8GClaude", "\x1b]0;t\x07x", "\x1b[99999999C", "x\x1b["} {
+	for _, seed := range []string{"a\r\nb", "a\r\x1b[1Bb", "日\x1b[1D本\x1b[K", "\x1b[5;9999H\x1b[0K", "\x1b[2GNote:\x1b[8GClaude", "\x1b]0;t\x07x", "\x1b[99999999C", "x\x1b["} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -41,4 +53,28 @@ func FuzzPlainText(f *testing.F) {
 			t.Fatalf("PlainText(%q) = %q keeps an escape byte", b, out)
 		}
 	})
+}
+
+// TestPlainTextKeepsTheRepliesOfTheRecordedCLIs: the reply a CLI drew on
+// its screen is a line of its log.
+func TestPlainTextKeepsTheRepliesOfTheRecordedCLIs(t *testing.T) {
+	tests := []struct{ recording, reply string }{
+		{"claude/reply", "● Hello from the fake model."},
+		{"codex/reply", "• Hello from the fake model."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.recording, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "adapter", "testdata", tt.recording+".raw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(PlainText(raw)), "\n")
+			for _, l := range lines {
+				if strings.TrimSpace(l) == tt.reply {
+					return
+				}
+			}
+			t.Errorf("no line of the log is the reply %q; the log's last lines:\n%s", tt.reply, strings.Join(lines[max(len(lines)-15, 0):], "\n"))
+		})
+	}
 }
