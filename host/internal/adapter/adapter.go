@@ -49,6 +49,11 @@ type Detection struct {
 	DeviceCode string
 	// Message is the screen's own words for an error.
 	Message string
+	// Proven says a positive signal shows the state, such as a ready
+	// pattern on the prompt's row: the session takes it at once, without
+	// waiting for a still screen. Questions and logins are never taken
+	// early: a false one costs more than a slow one.
+	Proven bool
 }
 
 // Rule is one row of a detector table: when Match finds something in the

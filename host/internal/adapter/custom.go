@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -10,10 +11,22 @@ import (
 )
 
 // Custom runs any command. It knows nothing of the program's screen, so the
-// agent counts as ready whenever its screen has settled; a reply is what
-// the screen added below the echoed input, up to the last row (often the
-// program's next prompt).
+// agent counts as ready whenever its screen has settled, unless the program
+// marks its prompts (OSC 133, which the session reads) or the agent type
+// has a ready pattern (WithReadyPattern); a reply is what the screen added
+// below the echoed input, up to the last row (often the program's next
+// prompt).
+//
+// An interactive bash gets the host's prompt integration: PROMPT_COMMAND
+// marks each prompt, so a turn ends the moment the next prompt is drawn.
+// An agent's own PROMPT_COMMAND, in the request's or the type's env, wins.
 type Custom struct{}
+
+// BashPromptMarks is the PROMPT_COMMAND a custom bash agent gets: before
+// each prompt it reports the last command's end (OSC 133;D with its
+// status) and wraps PS1, whatever the rc files made it, in the marks for
+// a prompt's start (A) and its end, where input begins (B).
+const BashPromptMarks = `printf '\033]133;D;%s\007' "$?"; case "$PS1" in *'133;B'*) ;; *) PS1='\[\033]133;A\007\]'"$PS1"'\[\033]133;B\007\]' ;; esac`
 
 func (Custom) Type() string { return CustomType }
 
@@ -21,7 +34,11 @@ func (Custom) Launch(opts LaunchOptions) (Launch, error) {
 	if len(opts.Command) == 0 || opts.Command[0] == "" {
 		return Launch{}, errors.New(`command is required for type "custom": an argv array such as ["bash"]`)
 	}
-	return cliLaunch(opts, "", nil, nil), nil
+	var env map[string]string
+	if filepath.Base(opts.Command[0]) == "bash" {
+		env = map[string]string{"PROMPT_COMMAND": BashPromptMarks}
+	}
+	return cliLaunch(opts, "", nil, env), nil
 }
 
 func (Custom) Preseed(LaunchOptions) error { return nil }

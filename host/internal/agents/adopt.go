@@ -147,10 +147,9 @@ func (m *Manager) adopted(runtimeName string, info runtime.AgentInfo, rec store.
 		a.createdAt, a.workdir, a.command, a.statuses = rec.CreatedAt, rec.Workdir, rec.Command, rec.Statuses
 		a.req = requestOf(rec)
 	}
-	a.adapter, _ = adapter.For(a.typ)
-	if a.adapter == nil {
-		a.adapter = adapter.Custom{}
-	}
+	req := a.req
+	req.Type = a.typ
+	a.adapter = adapterFor(req, m.opts.AgentType(a.typ))
 	if old != nil {
 		old.cancel()
 		a.createdAt, a.workdir, a.command, a.output = old.createdAt, old.workdir, old.command, old.output

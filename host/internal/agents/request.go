@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/config"
 
 	"github.com/parallax/parallax/sdk/runtime"
 )
@@ -32,6 +33,10 @@ type SpawnRequest struct {
 	Credentials adapter.Credentials `json:"credentials"`
 	// Approval overrides the agent type's: "autonomous" or "ask".
 	Approval string `json:"approval,omitempty"`
+	// ReadyPattern overrides the agent type's ready_pattern: a regular
+	// expression that the screen's last non-empty row matches when the
+	// agent waits for input.
+	ReadyPattern string `json:"readyPattern,omitempty"`
 }
 
 // Resources limits an agent. Timeout is a Go duration ("30m") or a number
@@ -124,6 +129,11 @@ func (r *SpawnRequest) validate(allowedWorkdirs []string) error {
 	}
 	if r.Approval != "" && r.Approval != "autonomous" && r.Approval != "ask" {
 		return &InputError{"approval", `use "autonomous" (skip the CLI's permission prompts) or "ask"`}
+	}
+	if r.ReadyPattern != "" {
+		if _, err := adapter.ReadyPattern("readyPattern", r.ReadyPattern); err != nil {
+			return &InputError{"readyPattern", strings.TrimPrefix(err.Error(), "readyPattern ")}
+		}
 	}
 	if r.Workdir != "" {
 		wd, err := expandHome(r.Workdir)
@@ -228,4 +238,21 @@ func (r *SpawnRequest) spec(id string, l adapter.Launch) runtime.Spec {
 			LabelRole: r.Role, LabelCapabilities: strings.Join(r.Capabilities, ","),
 		},
 	}
+}
+
+// adapterFor is the adapter of an agent spawned by req: its type's, reading
+// ready by the request's ready pattern, else by the type's.
+func adapterFor(req SpawnRequest, at config.AgentType) adapter.Adapter {
+	ad, ok := adapter.For(req.Type)
+	if !ok {
+		ad = adapter.Custom{}
+	}
+	re := at.ReadyPattern
+	if req.ReadyPattern != "" {
+		// validate took it; a stored request from before is taken as is.
+		if r, err := adapter.ReadyPattern("readyPattern", req.ReadyPattern); err == nil {
+			re = r
+		}
+	}
+	return adapter.WithReadyPattern(ad, re)
 }

@@ -70,8 +70,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest) (View, error) {
 // start prepares and starts agent id on the first candidate runtime that
 // takes it, into warm pool p unless p is nil.
 func (m *Manager) start(ctx context.Context, id string, createdAt time.Time, req SpawnRequest, cands []runtimes.Candidate, p *pool) (View, error) {
-	ad, _ := adapter.For(req.Type)
 	at := m.opts.AgentType(req.Type)
+	ad := adapterFor(req, at)
 	a := &agent{
 		id: id, name: req.Name, typ: req.Type, createdAt: createdAt,
 		capabilities: req.Capabilities, role: req.Role,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type AgentType struct {
 	Preseed bool
 	// StartTimeout is how long an agent may take to become ready.
 	StartTimeout time.Duration
+	// ReadyPattern, if set, is matched against the screen's last non-empty
+	// row: where it matches, the agent is ready at once, without waiting
+	// for a still screen (see adapter.WithReadyPattern).
+	ReadyPattern *regexp.Regexp
 	DeclRange    hcl.Range
 }
 
@@ -38,7 +43,7 @@ const defaultStartTimeout = 60 * time.Second
 
 var agentTypeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "command"}, {Name: "args"}, {Name: "approval"}, {Name: "env"}, {Name: "preseed"}, {Name: "start_timeout"},
+		{Name: "command"}, {Name: "args"}, {Name: "approval"}, {Name: "env"}, {Name: "preseed"}, {Name: "start_timeout"}, {Name: "ready_pattern"},
 	},
 }
 
@@ -136,6 +141,16 @@ func (d *decoder) decodeAgentType(block *hcl.Block) AgentType {
 					Subject: attr.Expr.Range().Ptr()})
 			} else {
 				at.StartTimeout = dur
+			}
+		}
+	}
+	if attr, ok := attrs["ready_pattern"]; ok {
+		if v, ok := d.string(attr, field("ready_pattern")); ok {
+			if re, err := adapter.ReadyPattern(field("ready_pattern"), v); err != nil {
+				d.report(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ready_pattern",
+					Detail: err.Error() + ".", Subject: attr.Expr.Range().Ptr()})
+			} else {
+				at.ReadyPattern = re
 			}
 		}
 	}

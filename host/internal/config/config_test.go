@@ -451,6 +451,20 @@ func TestLoadErrors(t *testing.T) {
 			pos:     "3:19",
 		},
 		{
+			name:    "bad ready pattern",
+			src:     local + "agent_type \"custom\" {\n  ready_pattern = \"[\"\n}\n",
+			summary: "Invalid ready_pattern",
+			detail:  []string{`agent_type "custom" ready_pattern`, "not a regular expression"},
+			pos:     "3:19",
+		},
+		{
+			name:    "ready pattern matching an empty row",
+			src:     local + "agent_type \"custom\" {\n  ready_pattern = \"x*\"\n}\n",
+			summary: "Invalid ready_pattern",
+			detail:  []string{"matches an empty row", "anchor it"},
+			pos:     "3:19",
+		},
+		{
 			name:    "empty command",
 			src:     local + "agent_type \"gemini\" {\n  command = []\n}\n",
 			summary: "Empty command",
@@ -839,6 +853,9 @@ agent_type "claude" {
 agent_type "codex" {
   command = ["codex"]
 }
+agent_type "custom" {
+  ready_pattern = "\\$$"
+}
 `, "local")
 	dir := filepath.Dir(path)
 	cfg := mustLoad(t, path)
@@ -850,6 +867,9 @@ agent_type "codex" {
 	}
 	if codex := cfg.AgentType("codex"); !slices.Equal(codex.Command, []string{"codex"}) || codex.Approval != "autonomous" || !codex.Preseed {
 		t.Errorf("codex = %+v; a bare name stays for PATH lookup, defaults stay", codex)
+	}
+	if re := cfg.AgentType("custom").ReadyPattern; re == nil || !re.MatchString("user@box:~$") || re.MatchString("$ echo hi") {
+		t.Errorf("custom's ready_pattern = %v, want one matching a row ending in $", re)
 	}
 	if gemini := cfg.AgentType("gemini"); gemini.Command != nil || gemini.StartTimeout != defaultStartTimeout || !gemini.Preseed {
 		t.Errorf("gemini without a block = %+v, want defaults", gemini)

@@ -33,6 +33,7 @@ type Screen struct {
 	dirty   bool
 	changes uint64
 	row     []byte
+	written uint64
 }
 
 // New returns a blank screen; sizes below 1 mean 80x24.
@@ -49,6 +50,7 @@ func (s *Screen) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	s.term.write(p)
 	s.dirty = true
+	s.written += uint64(len(p))
 	replies, w := s.term.replies, s.responder
 	s.term.replies = nil
 	s.mu.Unlock()

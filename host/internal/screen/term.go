@@ -57,9 +57,12 @@ type term struct {
 	prefix byte
 	// The first intermediate byte of an ESC sequence: "(" designates G0.
 	inter byte
-	// The OSC being read: only the start is kept, enough for the queries.
-	osc  [8]byte
+	// The OSC being read: its start, enough for the queries, a title and
+	// the marks; the rest is dropped.
+	osc  [maxOSC]byte
 	nosc int
+	// signals are what the program told the terminal besides text.
+	signals Signals
 	// strOSC says the string being skipped is an OSC.
 	strOSC bool
 }
@@ -369,6 +372,8 @@ func (t *term) control(b byte) {
 		t.index()
 	case '\r':
 		t.cur.x, t.cur.wrapNext = 0, false
+	case 0x07:
+		t.signals.Bells++
 	case 0x18, 0x1a: // CAN, SUB
 		t.state = ground
 	case 0x1b:
@@ -519,7 +524,11 @@ func (t *term) stringEsc(b byte) {
 // endString answers the colour queries, OSC 10 (foreground) and 11
 // (background), with the terminator the query used.
 func (t *term) endString(st string) {
-	if !t.strOSC || !t.answer {
+	if !t.strOSC {
+		return
+	}
+	t.signals.osc(t.osc[:t.nosc])
+	if !t.answer {
 		return
 	}
 	switch string(t.osc[:t.nosc]) {

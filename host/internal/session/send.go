@@ -167,7 +167,13 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 
+	// A program whose prompt a signal proves (a mark, a ready pattern)
+	// is waited for by any output, not by the throttled screen.
+	s.mu.Lock()
+	proven := s.readyProven
+	s.mu.Unlock()
 	before, c0, mark := s.screen.SnapshotScrolled()
+	w0 := s.screen.Written()
 	payload := text
 	if strings.ContainsAny(text, "\r\n") {
 		payload = "\x1b[200~" + text + "\x1b[201~"
@@ -175,8 +181,18 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 	if _, err := s.opts.Input.Write([]byte(payload)); err != nil {
 		return nil, 0, 0, s.exitOr(ctx, fmt.Errorf("typing the message: %w", err))
 	}
-	if s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout) {
-		s.waitQuiet(ctx)
+	var echoed bool
+	if proven {
+		echoed = s.waitOutput(ctx, w0, slowReact*s.opts.ReactTimeout)
+	} else {
+		echoed = s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout)
+	}
+	if echoed {
+		// A program that marks its prompts is a shell's line editor,
+		// which takes text and Enter in one read as typed.
+		if s.screen.Signals().PromptEnds == 0 {
+			s.waitQuiet(ctx)
+		}
 	} else {
 		s.log.Debug("no echo of the typed text; pressing Enter anyway")
 	}
@@ -189,8 +205,13 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 
 	s.mu.Lock()
 	readies := s.readies
+	s.turnMarks = s.screen.Signals().PromptEnds
 	s.mu.Unlock()
 	c1 := s.screen.Changes()
+	// A shell reacts to Enter by moving the cursor, and then may run a
+	// quiet command: for a program whose prompt is proven by a signal (a
+	// mark, a ready pattern), any output is the reaction.
+	w1 := s.screen.Written()
 	reacted := false
 	for try := 0; try < 2 && !reacted; try++ {
 		if _, err := s.opts.Input.Write([]byte("\r")); err != nil {
@@ -200,7 +221,11 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 		if try > 0 {
 			wait *= slowReact
 		}
-		reacted = s.waitScreen(ctx, c1, wait)
+		if proven {
+			reacted = s.waitOutput(ctx, w1, wait)
+		} else {
+			reacted = s.waitScreen(ctx, c1, wait)
+		}
 		if err := s.exitErr(); err != nil {
 			return nil, 0, 0, err
 		}
@@ -219,8 +244,9 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 	if s.status == StatusReady && s.readies == readies {
 		evs = append(evs, s.setStatusLocked(StatusBusy, "message sent"))
 		s.broadcastLocked()
-		// The turn must end by detection even if no more output comes.
-		s.armLocked(s.opts.Settle)
+		// The turn must end by detection even if no more output comes;
+		// a prompt marked meanwhile ends it now.
+		s.armLocked(0)
 	}
 	s.mu.Unlock()
 	s.emit(evs)
@@ -244,6 +270,24 @@ func (s *Session) waitScreen(ctx context.Context, since uint64, d time.Duration)
 	defer cancel()
 	return s.wait(ctx, func() bool {
 		return s.screen.Changes() != since || s.status == StatusBusy || s.exited
+	}) == nil
+}
+
+// waitOutput waits up to d for any output past the screen's Written
+// count since, or the agent to exit; false if neither happened.
+func (s *Session) waitOutput(ctx context.Context, since uint64, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	s.mu.Lock()
+	s.outputWaiters++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.outputWaiters--
+		s.mu.Unlock()
+	}()
+	return s.wait(ctx, func() bool {
+		return s.screen.Written() != since || s.status == StatusBusy || s.exited
 	}) == nil
 }
 

@@ -148,8 +148,12 @@ type Session struct {
 	// detectMu keeps one detection at a time; it guards seen, changedAt and
 	// det. Locks are taken in the order detectMu, emitMu, mu.
 	detectMu  sync.Mutex
-	seen      uint64
-	changedAt time.Time
+	seen        uint64
+	seenSignals screen.Signals
+	changedAt   time.Time
+	// seenWritten is the screen's Written at the last detection; waiters
+	// for any output at all are woken when it moves.
+	seenWritten uint64
 	det       adapter.Detection
 	// emitMu delivers events in the order they happened.
 	emitMu sync.Mutex
@@ -164,6 +168,9 @@ type Session struct {
 	sending bool
 	// turnSawBusy: the adapter saw busy since the agent last went busy.
 	turnSawBusy bool
+	// turnMarks is the count of prompt marks (screen.Signals.PromptEnds)
+	// when the last turn began: a mark past it ends the turn.
+	turnMarks uint64
 	// readies counts transitions to ready, and readyLines is the screen
 	// at the last one, so a Send knows its turn ended and what it showed;
 	// readyScrolled is the screen's Scrolled then, so a Send also gets
@@ -171,13 +178,20 @@ type Session struct {
 	readies       uint64
 	readyLines    screen.Lines
 	readyScrolled uint64
+	// readyProven: a positive signal proved the last ready (see
+	// adapter.Detection.Proven).
+	readyProven bool
 	// changed is closed and replaced when the status, the prompt or the
 	// screen changed, to wake the waiters of Send.
 	changed chan struct{}
+	// outputWaiters counts the waits for any output (waitOutput), which
+	// Feed wakes at once.
+	outputWaiters int
 
 	timer      *time.Timer
 	armed      bool
 	armedAt    time.Time
+	lastTick   time.Time
 	startTimer *time.Timer
 	// startExpired: StartTimeout passed while a prompt was pending.
 	startExpired bool
@@ -271,7 +285,17 @@ func (s *Session) Feed(p []byte) {
 	s.screen.Write(p)
 	s.mu.Lock()
 	if !s.exited {
-		s.armLocked(s.opts.Throttle)
+		wait := max(s.opts.Throttle-time.Since(s.lastTick), 0)
+		if s.status == StatusBusy && s.screen.Signals().PromptEnds > s.turnMarks {
+			// A prompt marked: the turn is over, no need to wait.
+			wait = 0
+		}
+		// The first output after a pause is looked at at once, what
+		// streams after it once per Throttle.
+		s.armLocked(wait)
+		if s.outputWaiters > 0 {
+			s.broadcastLocked()
+		}
 	}
 	s.mu.Unlock()
 }
@@ -339,17 +363,22 @@ func (s *Session) tick() {
 	defer s.detectMu.Unlock()
 	s.mu.Lock()
 	s.armed = false
+	s.lastTick = time.Now()
 	exited := s.exited
 	s.mu.Unlock()
 	if exited {
 		return
 	}
 
-	lines, changes, scrolled := s.screen.SnapshotScrolled()
+	v := s.screen.Look()
+	lines, scrolled := v.Lines, v.Scrolled
 	now := time.Now()
-	moved := changes != s.seen
+	moved := v.Changes != s.seen || v.Signals != s.seenSignals
+	if v.Changes != s.seen {
+		s.seen, s.changedAt = v.Changes, now
+	}
 	if moved {
-		s.seen, s.changedAt = changes, now
+		s.seenSignals = v.Signals
 		s.det = s.opts.Adapter.Detect(lines)
 	}
 	det := s.det
@@ -357,6 +386,7 @@ func (s *Session) tick() {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
 	s.mu.Lock()
+	det = s.promptMarksLocked(det, v.Signals)
 	need := s.opts.Settle
 	if det.State == adapter.StateReady && s.status == StatusBusy && !s.turnSawBusy {
 		// Some spinners take a moment to show after Enter; without one,
@@ -369,11 +399,30 @@ func (s *Session) tick() {
 	if !settled && !s.exited {
 		s.armLocked(need - quiet)
 	}
-	if moved || len(evs) > 0 {
+	if moved || len(evs) > 0 || v.Written != s.seenWritten {
 		s.broadcastLocked()
 	}
+	s.seenWritten = v.Written
 	s.mu.Unlock()
 	s.emit(evs)
+}
+
+// promptMarksLocked reads the prompt marks of a program that emits them
+// (OSC 133, as shells do with the host's prompt integration): a prompt
+// drawn since the turn began proves the agent ready; until one is, a turn
+// has not ended, however still the screen. What the adapter read
+// otherwise (a question, busy, an error) stands.
+func (s *Session) promptMarksLocked(det adapter.Detection, sig screen.Signals) adapter.Detection {
+	if sig.PromptEnds == 0 || (det.State != adapter.StateReady && det.State != adapter.StateUnknown) {
+		return det
+	}
+	if sig.PromptEnds > s.turnMarks {
+		return adapter.Detection{State: adapter.StateReady, Rule: "prompt mark (OSC 133)", Selected: -1, Proven: true}
+	}
+	if s.status == StatusBusy {
+		return adapter.Detection{Selected: -1}
+	}
+	return det
 }
 
 func (s *Session) applyLocked(det adapter.Detection, settled bool, lines screen.Lines, scrolled uint64) []events.Event {
@@ -401,13 +450,14 @@ func (s *Session) applyLocked(det adapter.Detection, settled bool, lines screen.
 
 	switch det.State {
 	case adapter.StateReady:
-		if !settled || s.status == StatusReady {
+		if !(settled || det.Proven) || s.status == StatusReady {
 			break
 		}
 		from := s.status
 		s.errMsg = ""
 		s.readies++
 		s.readyLines, s.readyScrolled = lines, scrolled
+		s.readyProven = det.Proven
 		if s.startTimer != nil {
 			s.startTimer.Stop()
 		}

@@ -103,13 +103,19 @@ const deadline = 20 * time.Second
 
 func startAgent(t *testing.T, opts Options, args ...string) *agent {
 	t.Helper()
-	cmd := exec.Command(fakeBin, args...)
+	opts.Adapter = fakeAdapter{}
+	return startProgram(t, opts, exec.Command(fakeBin, args...))
+}
+
+// startProgram runs cmd on a real PTY with a session reading it through
+// opts.Adapter.
+func startProgram(t testing.TB, opts Options, cmd *exec.Cmd) *agent {
+	t.Helper()
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agent{pty: f, done: make(chan struct{})}
-	opts.Adapter = fakeAdapter{}
 	opts.Input = f
 	opts.Cols, opts.Rows = 100, 30
 	opts.ID = t.Name()

@@ -1,0 +1,126 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parallax/parallax/host/internal/adapter"
+	"github.com/parallax/parallax/host/internal/events"
+)
+
+// bash starts an interactive bash, as a custom agent of argv ["bash"]
+// runs: with the host's prompt integration unless marks is false, then
+// with a plain prompt of its own.
+func bash(t testing.TB, opts Options, marks bool) *agent {
+	t.Helper()
+	launch, err := adapter.Custom{}.Launch(adapter.LaunchOptions{Command: []string{"bash", "--norc", "--noprofile"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(launch.Argv[0], launch.Argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "TERM=xterm-256color", "PS1=ready> "}
+	if marks {
+		if launch.Env["PROMPT_COMMAND"] == "" {
+			t.Fatal("a custom bash agent gets no prompt integration")
+		}
+		cmd.Env = append(cmd.Env, "PROMPT_COMMAND="+launch.Env["PROMPT_COMMAND"])
+	}
+	if opts.Adapter == nil {
+		opts.Adapter = adapter.Custom{}
+	}
+	return startProgram(t, opts, cmd)
+}
+
+// statusReasons lists the reasons of the agent's status events.
+func (a *agent) statusReasons() string {
+	var out []string
+	for _, e := range a.events(events.Status) {
+		out = append(out, e.Data.(events.StatusData).Reason)
+	}
+	return strings.Join(out, "; ")
+}
+
+// TestShellTurnEndsOnItsPromptMark: a command quiet for longer than the
+// settle a custom agent's turn ends by without marks still ends its turn
+// only when the next prompt is drawn, and the reply is its output.
+func TestShellTurnEndsOnItsPromptMark(t *testing.T) {
+	tests := []struct {
+		name  string
+		marks bool
+		ready *regexp.Regexp
+		rule  string
+	}{
+		{"the host's prompt integration (OSC 133)", true, nil, "prompt mark (OSC 133)"},
+		{"a ready pattern on the last row", false, regexp.MustCompile(`^ready>$`), "ready_pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := bash(t, Options{Adapter: adapter.WithReadyPattern(adapter.Custom{}, tt.ready), Settle: 100 * time.Millisecond}, tt.marks)
+			a.waitStatus(t, StatusReady)
+			if got := a.send(t, "echo hi"); got != "hi" {
+				t.Errorf("reply to echo = %q, want hi", got)
+			}
+			// Without a positive signal, 4 x 100ms of quiet ends the turn
+			// long before the command does.
+			if got := a.send(t, "sleep 1; echo done"); got != "done" {
+				t.Errorf("reply to a command quiet for 1s = %q, want done", got)
+			}
+			if r := a.statusReasons(); !strings.Contains(r, "prompt shown: "+tt.rule) {
+				t.Errorf("status reasons %q name no %q", r, tt.rule)
+			}
+		})
+	}
+}
+
+// TestReadyPatternHoldsReadyUntilItMatches: a screen that is still but
+// whose last row doesn't match is not ready.
+func TestReadyPatternHoldsReadyUntilItMatches(t *testing.T) {
+	a := bash(t, Options{Adapter: adapter.WithReadyPattern(adapter.Custom{}, regexp.MustCompile(`^go>$`)), Settle: 50 * time.Millisecond}, false)
+	time.Sleep(500 * time.Millisecond) // ten settles: without the pattern, ready
+	if st := a.Status(); st != StatusStarting {
+		t.Fatalf("status %s at a still screen showing %q, want starting", st, a.Screen().Text())
+	}
+	if _, err := a.pty.WriteString("PS1='go> '\r"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitStatus(t, StatusReady)
+}
+
+// BenchmarkShellEchoRoundTrip sends `echo` to a custom bash agent and
+// waits for the reply, with the host's prompt integration and without,
+// side by side: ms/op is the round trip.
+func BenchmarkShellEchoRoundTrip(b *testing.B) {
+	for _, marks := range []bool{true, false} {
+		name := "prompt-marks"
+		if !marks {
+			name = "quiet-screen"
+		}
+		b.Run(name, func(b *testing.B) {
+			a := bash(b, Options{}, marks)
+			runtimeEventually(b, func() bool { return a.Status() == StatusReady })
+			b.ResetTimer()
+			for i := range b.N {
+				want := fmt.Sprintf("round-trip-%d", i)
+				msg, err := a.Send(context.Background(), "echo "+want, true, deadline)
+				if err != nil || msg.Content != want {
+					b.Fatalf("send: %q, %v; want %q", msg.Content, err, want)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func runtimeEventually(b *testing.B, cond func() bool) {
+	for end := time.Now().Add(deadline); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			b.Fatal("not ready in time")
+		}
+	}
+}
