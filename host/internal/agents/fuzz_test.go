@@ -13,7 +13,7 @@ func FuzzSpawnRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"type":"custom","command":["bash"]}`,
 		`{"name":"a","type":"claude","capabilities":["go"],"role":"dev","env":{"A":"b"},"resources":{"cpu":"500m","memory":"1Gi","timeout":"30m"}}`,
-		`{"type":"codex","workdir":"/tmp","approval":"ask"}`, `{"type":"custom","command":[""]}`,
+		`{"type":"codex","workdir":"/tmp","approval":"ask"}`, `{"type":"custom","command":[""]}`, `{"type":"custom","command":["bash"],"readyPattern":"\\$$"}`,
 		`{"type":"gemini","workdir":"~/x","resources":{"timeout":-1}}`, `{"name":"-x"}`,
 		`{"type":"custom","command":["bash"],"resources":{"timeout":1e300}}`,
 		`{"type":"custom","command":["bash"],"resources":{"timeout":"9999999999h"}}`,

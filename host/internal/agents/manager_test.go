@@ -178,6 +178,8 @@ func TestSpawnValidation(t *testing.T) {
 		{SpawnRequest{Type: "custom", Command: []string{"x"}, Resources: Resources{CPU: "fast"}}, "resources.cpu"},
 		{SpawnRequest{Type: "custom", Command: []string{"x"}, Resources: Resources{Memory: "-1"}}, "resources.memory"},
 		{SpawnRequest{Type: "custom", Command: []string{"x"}, Runtime: "mars"}, "runtime"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, ReadyPattern: "(unclosed"}, "readyPattern"},
+		{SpawnRequest{Type: "custom", Command: []string{"x"}, ReadyPattern: ".*"}, "readyPattern"},
 	}
 	for _, tt := range tests {
 		_, err := m.Spawn(context.Background(), tt.req)

@@ -147,14 +147,14 @@ type Session struct {
 	inMu sync.Mutex
 	// detectMu keeps one detection at a time; it guards seen, changedAt and
 	// det. Locks are taken in the order detectMu, emitMu, mu.
-	detectMu  sync.Mutex
+	detectMu    sync.Mutex
 	seen        uint64
 	seenSignals screen.Signals
 	changedAt   time.Time
 	// seenWritten is the screen's Written at the last detection; waiters
 	// for any output at all are woken when it moves.
 	seenWritten uint64
-	det       adapter.Detection
+	det         adapter.Detection
 	// emitMu delivers events in the order they happened.
 	emitMu sync.Mutex
 
