@@ -145,6 +145,15 @@ type LaunchOptions struct {
 	Env map[string]string
 }
 
+// Regioned is an adapter whose prompt sits in one part of the screen: the
+// input box and the status rows under it. At start, ready counts once that
+// part is still, while a logo or tip elsewhere may still animate.
+type Regioned interface {
+	// ReadyRegion returns the rows of s that must be still, or nil when s
+	// shows no such part.
+	ReadyRegion(s screen.Lines) screen.Lines
+}
+
 // Adapter is one agent CLI.
 type Adapter interface {
 	// Type is the agent type: claude, codex, gemini, aider or custom.

@@ -151,12 +151,29 @@ var (
 // rule right above the last "❯" row), so a draft typed into the box
 // doesn't read as a sent message.
 func claudeAboveBox(s screen.Lines) screen.Lines {
-	for i := len(s) - 2; i >= 0; i-- {
-		if claudeRule.MatchString(s[i]) && strings.HasPrefix(s[i+1], "❯") {
-			return s[:i]
-		}
+	if i := claudeBoxTop(s); i >= 0 {
+		return s[:i]
 	}
 	return s
+}
+
+// claudeBoxTop is the row of the prompt box's top rule, or -1.
+func claudeBoxTop(s screen.Lines) int {
+	for i := len(s) - 2; i >= 0; i-- {
+		if claudeRule.MatchString(s[i]) && strings.HasPrefix(s[i+1], "❯") {
+			return i
+		}
+	}
+	return -1
+}
+
+// ReadyRegion is the prompt box and the footer under it: Claude Code
+// 2.1.332 animates its logo for a second and more after the box is up.
+func (Claude) ReadyRegion(s screen.Lines) screen.Lines {
+	if i := claudeBoxTop(s); i >= 0 {
+		return s[i:]
+	}
+	return nil
 }
 
 // lastRowMatching is the last row matching re, or "".

@@ -39,6 +39,12 @@ var recordings = []recorded{
 	{file: "claude/ready-bypass", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
 	{file: "claude/busy", state: adapter.StateBusy, rule: "claude: working", selected: -1},
 	{file: "claude/reply", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	// 2.1.332: the footer shows the permission mode ("⏵⏵ auto mode on")
+	// instead of "? for shortcuts", and an animated logo.
+	{file: "claude/ready-2.1.332", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	{file: "claude/ready-bypass-2.1.332", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	{file: "claude/busy-2.1.332", state: adapter.StateBusy, rule: "claude: working", selected: -1},
+	{file: "claude/reply-2.1.332", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
 	// The prompt box is drawn, but the footer says "Not logged in · Run
 	// /login": no key, the key question answered "No", or a message sent
 	// anyway (answered "Not logged in · Please run /login").
@@ -182,6 +188,7 @@ func TestReplyRecordings(t *testing.T) {
 		name, before, after, sent, want string
 	}{
 		{"claude", "claude/ready", "claude/reply", "Say hello", "Hello from the fake model."},
+		{"claude 2.1.332", "claude/ready-2.1.332", "claude/reply-2.1.332", "Say hello", "Hello from the fake model."},
 		{"codex", "codex/ready", "codex/reply", "Say hello", "Hello from the fake model."},
 		// Hand-written before the fake model existed, so it says
 		// something else.
@@ -252,5 +259,28 @@ func TestDraftKeepsError(t *testing.T) {
 		if d := a.Detect(s); d.State != adapter.StateError {
 			t.Errorf("%s with a draft in the box: %q by %q, want error", tt.file, d.State, d.Rule)
 		}
+	}
+}
+
+// TestClaudeReadyRegion: the region is the prompt box and the footer under
+// it, never the logo, on both versions' ready screens.
+func TestClaudeReadyRegion(t *testing.T) {
+	for _, file := range []string{"claude/ready", "claude/ready-2.1.332", "claude/ready-bypass-2.1.332"} {
+		t.Run(file, func(t *testing.T) {
+			region := adapter.Claude{}.ReadyRegion(render(t, file))
+			text := region.Text()
+			if len(region) < 3 || !strings.HasPrefix(region[0], "────") || !strings.HasPrefix(region[1], "❯") {
+				t.Fatalf("region:\n%s\nwant the prompt box first", text)
+			}
+			if strings.Contains(text, "Claude Code v") || strings.Contains(text, "▐") {
+				t.Errorf("region holds the logo:\n%s", text)
+			}
+			if !strings.Contains(text, "for shortcuts") && !strings.Contains(text, " on (shift+tab") {
+				t.Errorf("region lacks the footer:\n%s", text)
+			}
+		})
+	}
+	if r := (adapter.Claude{}).ReadyRegion(render(t, "claude/apikey-question")); r != nil {
+		t.Errorf("a question screen has a ready region: %q", r)
 	}
 }

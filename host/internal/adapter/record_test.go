@@ -83,6 +83,10 @@ type scenario struct {
 	run   func(t *testing.T, s *session)
 }
 
+// claudeIdle is Claude Code's footer at an idle prompt: "? for shortcuts"
+// up to 2.1.197; 2.1.332 shows its permission mode there instead.
+const claudeIdle = `\? for shortcuts|auto mode on|bypass permissions on`
+
 func TestRecord(t *testing.T) {
 	if !*record {
 		t.Skip("recorder; run with -record to refresh testdata/ from the real CLIs")
@@ -551,7 +555,7 @@ func claudeScenarios() []scenario {
 			s.send(keyUp)
 			time.Sleep(300 * time.Millisecond)
 			s.send(keyEnter)
-			s.waitFor(`\? for shortcuts`, 30*time.Second)
+			s.waitFor(claudeIdle, 30*time.Second)
 			s.settle()
 			t.Logf("after Up, Enter:\n%s", s.screen())
 			s.assertFile(filepath.Join(s.home, ".claude.json"), `"approved"`)
@@ -589,14 +593,14 @@ func claudeScenarios() []scenario {
 			s.gate = gate
 			claudeOnboarded(s, approved)
 		}, run: func(t *testing.T, s *session) {
-			s.waitFor(`\? for shortcuts`, time.Minute)
+			s.waitFor(claudeIdle, time.Minute)
 			s.save("ready")
 			s.typeLine("Say hello")
 			s.waitFor(`esc to interrupt`, 30*time.Second)
 			s.save("busy")
 			closeGate(s.gate)
 			s.waitFor(`Hello from the fake model\.`, 30*time.Second)
-			s.waitFor(`\? for shortcuts`, 30*time.Second)
+			s.waitFor(claudeIdle, 30*time.Second)
 			s.save("reply")
 			t.Logf("fake saw %d turns, last user text %q", s.anthropic.TurnCount(), s.anthropic.LastUserText())
 		}},
@@ -610,10 +614,10 @@ func claudeScenarios() []scenario {
 			s.anthropic = withAnthropic(t, s, gate, fakemodel.WithError(400, "invalid_request_error", claudeCreditError))
 			claudeOnboarded(s, approved)
 		}, run: func(t *testing.T, s *session) {
-			s.waitFor(`\? for shortcuts`, time.Minute)
+			s.waitFor(claudeIdle, time.Minute)
 			s.typeLine("Say hello")
 			s.waitFor(`Credit balance too low`, time.Minute)
-			s.waitFor(`\? for shortcuts`, 30*time.Second)
+			s.waitFor(claudeIdle, 30*time.Second)
 			s.save("error-credit")
 			t.Logf("fake saw %d turns, statuses %v", s.anthropic.TurnCount(), turnStatuses(s.anthropic.Turns()))
 		}},

@@ -60,6 +60,8 @@ func FuzzPlainText(f *testing.F) {
 func TestPlainTextKeepsTheRepliesOfTheRecordedCLIs(t *testing.T) {
 	tests := []struct{ recording, reply string }{
 		{"claude/reply", "● Hello from the fake model."},
+		// Rows ended by CR and cursor-down, never CRLF.
+		{"claude/reply-2.1.332", "● Hello from the fake model."},
 		{"codex/reply", "• Hello from the fake model."},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/events"
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 // bash starts an interactive bash, as a custom agent of argv ["bash"]
@@ -122,5 +123,50 @@ func runtimeEventually(b *testing.B, cond func() bool) {
 		if time.Now().After(end) {
 			b.Fatal("not ready in time")
 		}
+	}
+}
+
+// regionedFake is fakeAdapter with the prompt box and its footer as its
+// ready region.
+type regionedFake struct{ fakeAdapter }
+
+func (regionedFake) ReadyRegion(s screen.Lines) screen.Lines {
+	for i, row := range s {
+		if strings.HasPrefix(row, "──────────") {
+			return s[i:]
+		}
+	}
+	return nil
+}
+
+// TestAnAnimationAboveThePromptDoesNotHoldReadyBack: a TUI animating its
+// logo for two seconds after its prompt box is up (Claude Code 2.1.332)
+// is ready while the logo still moves when its adapter names the prompt's
+// region; without one, only once the whole screen is still.
+func TestAnAnimationAboveThePromptDoesNotHoldReadyBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		adapter adapter.Adapter
+		logo    *regexp.Regexp // the top row when ready counted
+	}{
+		{"the prompt's region still", regionedFake{}, regexp.MustCompile(`^✻ logo frame \d+$`)},
+		{"the whole screen still", fakeAdapter{}, regexp.MustCompile(`^✻ logo done$`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startProgram(t, Options{Adapter: tt.adapter}, exec.Command(fakeBin, "-animate=2s"))
+			a.waitStatus(t, StatusReady)
+			a.mu.Lock()
+			lines := a.readyLines
+			a.mu.Unlock()
+			if len(lines) == 0 || !tt.logo.MatchString(lines[0]) {
+				t.Errorf("the screen when ready counted:\n%s\nwant its top row to match %v", lines.Text(), tt.logo)
+			}
+			// The fake's logo would draw over its transcript.
+			a.eventually(t, "the animation to end", func() bool { return strings.Contains(a.Screen().Text(), "logo done") })
+			if got := a.send(t, "hi"); got != "reply to: hi" {
+				t.Errorf("reply %q", got)
+			}
+		})
 	}
 }

@@ -126,6 +126,11 @@ type Options struct {
 	// Settle is how long the screen must be unchanged before a state other
 	// than busy counts; 250ms by default.
 	Settle time.Duration
+	// RegionSettle is how long an adapter's ready region (the input box
+	// and the rows under it, see adapter.Regioned) must be unchanged for
+	// ready to count at start; 60ms by default. A change elsewhere on the
+	// screen, such as an animated logo, doesn't hold ready back.
+	RegionSettle time.Duration
 	// Throttle is the least time between detections while output
 	// streams; 40ms by default.
 	Throttle time.Duration
@@ -151,6 +156,10 @@ type Session struct {
 	seen        uint64
 	seenSignals screen.Signals
 	changedAt   time.Time
+	// region is the adapter's ready region as last seen, and regionAt
+	// when it last changed (see adapter.Regioned).
+	region   string
+	regionAt time.Time
 	// seenWritten is the screen's Written at the last detection; waiters
 	// for any output at all are woken when it moves.
 	seenWritten uint64
@@ -211,6 +220,7 @@ func New(opts Options) (*Session, error) {
 	}
 	setDefault(&opts.StartTimeout, 60*time.Second)
 	setDefault(&opts.Settle, 250*time.Millisecond)
+	setDefault(&opts.RegionSettle, 60*time.Millisecond)
 	setDefault(&opts.Throttle, 40*time.Millisecond)
 	setDefault(&opts.ReactTimeout, time.Second)
 	setDefault(&opts.KeyGap, 50*time.Millisecond)
@@ -380,6 +390,7 @@ func (s *Session) tick() {
 	if moved {
 		s.seenSignals = v.Signals
 		s.det = s.opts.Adapter.Detect(lines)
+		s.noteRegion(lines, now)
 	}
 	det := s.det
 
@@ -394,6 +405,10 @@ func (s *Session) tick() {
 		need = 4 * s.opts.Settle
 	}
 	quiet := now.Sub(s.changedAt)
+	if det.State == adapter.StateReady && s.status == StatusStarting && s.region != "" {
+		// At start, the prompt's own rows being still is enough.
+		need, quiet = s.opts.RegionSettle, now.Sub(s.regionAt)
+	}
 	settled := quiet >= need
 	evs := s.applyLocked(det, settled, lines, scrolled)
 	if !settled && !s.exited {
@@ -423,6 +438,19 @@ func (s *Session) promptMarksLocked(det adapter.Detection, sig screen.Signals) a
 		return adapter.Detection{Selected: -1}
 	}
 	return det
+}
+
+// noteRegion keeps the adapter's ready region of lines (adapter.Regioned)
+// and when it last changed. Called under detectMu.
+func (s *Session) noteRegion(lines screen.Lines, now time.Time) {
+	r, ok := s.opts.Adapter.(adapter.Regioned)
+	if !ok {
+		return
+	}
+	region := strings.Join(r.ReadyRegion(lines), "\n")
+	if region != s.region {
+		s.region, s.regionAt = region, now
+	}
 }
 
 func (s *Session) applyLocked(det adapter.Detection, settled bool, lines screen.Lines, scrolled uint64) []events.Event {

@@ -28,6 +28,7 @@ var (
 	think   = flag.Duration("think", 300*time.Millisecond, "how long a turn takes")
 	chunked = flag.Bool("chunked", false, "write the frame with the reply in pieces of a few bytes")
 	stream  = flag.Duration("stream", 0, "reveal the reply a word at a time with this pause, prompt box shown")
+	animate = flag.Duration("animate", 0, "once the prompt shows, animate a logo on the top row this long, as Claude Code 2.1.332 does")
 )
 
 // inputCh carries each read of the terminal's input.
@@ -96,8 +97,19 @@ func main() {
 
 	var spinner <-chan time.Time
 	var done <-chan time.Time
+	var logo, logoEnd <-chan time.Time
+	frame := 0
+	if *animate > 0 && t.mode == modeReady {
+		logo, logoEnd = time.Tick(50*time.Millisecond), time.After(*animate)
+	}
 	for {
 		select {
+		case <-logo:
+			frame++
+			out(fmt.Sprintf("\x1b7\x1b[1;1H\x1b[2K✻ logo frame %d\x1b8", frame))
+		case <-logoEnd:
+			logo = nil
+			out("\x1b7\x1b[1;1H\x1b[2K✻ logo done\x1b8")
 		case <-winch:
 			t.size()
 			t.draw()
