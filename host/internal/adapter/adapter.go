@@ -154,6 +154,14 @@ type Regioned interface {
 	ReadyRegion(s screen.Lines) screen.Lines
 }
 
+// Titled is an adapter that reads work in the window title the CLI sets:
+// a spinner glyph there (Claude Code, Codex) or a word (Gemini CLI). A
+// busy title is a positive signal that a turn began, however briefly the
+// screen showed it; see testdata/README.md for what each CLI sets.
+type Titled interface {
+	BusyTitle(title string) bool
+}
+
 // Adapter is one agent CLI.
 type Adapter interface {
 	// Type is the agent type: claude, codex, gemini, aider or custom.

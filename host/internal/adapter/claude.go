@@ -252,3 +252,10 @@ func (Claude) Reply(before, after screen.Lines, sent string) string {
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }
+
+// claudeBusyTitle: Claude Code titles itself "✳ Claude Code" at rest and
+// puts a spinner glyph first while it works (braille dots in 2.1.197,
+// half circles in 2.1.332).
+var claudeBusyTitle = regexp.MustCompile(`^[\x{2800}-\x{28FF}◐◑◒◓] Claude Code`)
+
+func (Claude) BusyTitle(title string) bool { return claudeBusyTitle.MatchString(title) }

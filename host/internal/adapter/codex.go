@@ -157,3 +157,9 @@ func (Codex) Reply(before, after screen.Lines, sent string) string {
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }
+
+// codexBusyTitle: Codex titles itself with the workdir's name, with a
+// braille spinner first while it works.
+var codexBusyTitle = regexp.MustCompile(`^[\x{2800}-\x{28FF}] `)
+
+func (Codex) BusyTitle(title string) bool { return codexBusyTitle.MatchString(title) }

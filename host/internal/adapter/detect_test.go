@@ -284,3 +284,47 @@ func TestClaudeReadyRegion(t *testing.T) {
 		t.Errorf("a question screen has a ready region: %q", r)
 	}
 }
+
+// TestBusyTitles: each CLI's recordings of a turn set a busy title, and
+// those of a CLI at rest end on a title that is not (Codex spins in its
+// title while it starts too).
+func TestBusyTitles(t *testing.T) {
+	tests := []struct {
+		file string
+		busy bool
+	}{
+		{"claude/ready", false},
+		{"claude/busy", true},
+		{"claude/ready-2.1.332", false},
+		{"claude/busy-2.1.332", true},
+		{"codex/ready", false},
+		{"codex/busy", true},
+		{"gemini/ready", false},
+		{"gemini/busy", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", tt.file+".raw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := screen.New(120, 40)
+			_, _ = s.Write(b)
+			a, _ := adapter.For(cliOf(tt.file))
+			titled, ok := a.(adapter.Titled)
+			if !ok {
+				t.Fatalf("%s reads no titles", cliOf(tt.file))
+			}
+			titles := s.TitlesSince(0)
+			if len(titles) == 0 {
+				t.Fatal("the recording sets no title")
+			}
+			if tt.busy && !slices.ContainsFunc(titles, titled.BusyTitle) {
+				t.Errorf("no busy title among %q", titles)
+			}
+			if !tt.busy && titled.BusyTitle(titles[len(titles)-1]) {
+				t.Errorf("the title at rest %q reads as busy", titles[len(titles)-1])
+			}
+		})
+	}
+}

@@ -16,8 +16,10 @@ const maxOSC = 256
 // counters only grow, so a reader compares two values to learn what came
 // in between.
 type Signals struct {
-	// Title is the window title (OSC 0 or 2).
-	Title string
+	// Title is the window title (OSC 0 or 2), and Titles counts the times
+	// one was set; TitlesSince has the last few.
+	Title  string
+	Titles uint64
 	// Bells counts BEL characters outside strings.
 	Bells uint64
 	// Progress is the state of the last OSC 9;4 progress report: 0 none,
@@ -35,6 +37,7 @@ func (s *Signals) osc(b []byte) {
 	switch string(code) {
 	case "0", "2":
 		s.Title = string(rest)
+		s.Titles++
 	case "133":
 		mark, _, _ := bytes.Cut(rest, []byte{';'})
 		switch string(mark) {
@@ -64,6 +67,24 @@ func (s *Screen) Written() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.written
+}
+
+// keptTitles is how many of the last titles TitlesSince can return: a CLI
+// shows a spinner in its title, and one turn may set dozens.
+const keptTitles = 16
+
+// TitlesSince returns the titles set after the count of titles (Signals
+// .Titles) was since, oldest first: at most the last keptTitles of them.
+func (s *Screen) TitlesSince(since uint64) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &s.term.signals
+	n := min(t.Titles-min(since, t.Titles), keptTitles)
+	out := make([]string, 0, n)
+	for i := t.Titles - n; i < t.Titles; i++ {
+		out = append(out, s.term.titles[i%keptTitles])
+	}
+	return out
 }
 
 // Signals returns what the program told the terminal so far besides the

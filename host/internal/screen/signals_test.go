@@ -1,6 +1,10 @@
 package screen
 
-import "testing"
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
 
 func TestSignals(t *testing.T) {
 	tests := []struct {
@@ -8,10 +12,10 @@ func TestSignals(t *testing.T) {
 		in   string
 		want Signals
 	}{
-		{"a title by OSC 0, ended by BEL", "\x1b]0;✳ Claude Code\x07", Signals{Title: "✳ Claude Code"}},
-		{"a title by OSC 2, ended by ST, replacing the last", "\x1b]0;one\x07\x1b]2;two\x1b\\", Signals{Title: "two"}},
-		{"a title cut at the bound", "\x1b]2;" + string(make([]byte, 300)) + "\x07", Signals{Title: string(make([]byte, maxOSC-2))}},
-		{"bells outside strings only", "a\x07b\x07\x1b]0;t\x07", Signals{Title: "t", Bells: 2}},
+		{"a title by OSC 0, ended by BEL", "\x1b]0;✳ Claude Code\x07", Signals{Title: "✳ Claude Code", Titles: 1}},
+		{"a title by OSC 2, ended by ST, replacing the last", "\x1b]0;one\x07\x1b]2;two\x1b\\", Signals{Title: "two", Titles: 2}},
+		{"a title cut at the bound", "\x1b]2;" + string(make([]byte, 300)) + "\x07", Signals{Title: string(make([]byte, maxOSC-2)), Titles: 1}},
+		{"bells outside strings only", "a\x07b\x07\x1b]0;t\x07", Signals{Title: "t", Titles: 1, Bells: 2}},
 		{"bash's prompt marks around a command", "\x1b]133;A\x07$ \x1b]133;B\x07echo hi\r\nhi\r\n\x1b]133;D;0\x07\x1b]133;A\x07$ \x1b]133;B\x07",
 			Signals{PromptStarts: 2, PromptEnds: 2, CommandEnds: 1}},
 		{"marks with options", "\x1b]133;A;cl=m;aid=1\x1b\\", Signals{PromptStarts: 1}},
@@ -41,8 +45,29 @@ func TestSignalsSurviveSplitWrites(t *testing.T) {
 		s := New(80, 24)
 		_, _ = s.Write([]byte(in[:cut]))
 		_, _ = s.Write([]byte(in[cut:]))
-		if got, want := s.Signals(), (Signals{Title: "shell", PromptStarts: 1, CommandEnds: 1}); got != want {
+		if got, want := s.Signals(), (Signals{Title: "shell", Titles: 1, PromptStarts: 1, CommandEnds: 1}); got != want {
 			t.Fatalf("cut at %d: %+v, want %+v", cut, got, want)
+		}
+	}
+}
+
+func TestTitlesSince(t *testing.T) {
+	s := New(80, 24)
+	for i := range 20 {
+		_, _ = s.Write([]byte(fmt.Sprintf("\x1b]0;t%d\x07", i)))
+	}
+	tests := []struct {
+		since uint64
+		want  []string
+	}{
+		{20, []string{}},
+		{18, []string{"t18", "t19"}},
+		{0, []string{"t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12", "t13", "t14", "t15", "t16", "t17", "t18", "t19"}},
+		{99, []string{}},
+	}
+	for _, tt := range tests {
+		if got := s.TitlesSince(tt.since); !slices.Equal(got, tt.want) {
+			t.Errorf("TitlesSince(%d) = %q, want %q", tt.since, got, tt.want)
 		}
 	}
 }

@@ -61,8 +61,10 @@ type term struct {
 	// the marks; the rest is dropped.
 	osc  [maxOSC]byte
 	nosc int
-	// signals are what the program told the terminal besides text.
+	// signals are what the program told the terminal besides text, and
+	// titles the last titles it set, by Signals.Titles modulo keptTitles.
 	signals Signals
+	titles  [keptTitles]string
 	// strOSC says the string being skipped is an OSC.
 	strOSC bool
 }
@@ -527,7 +529,11 @@ func (t *term) endString(st string) {
 	if !t.strOSC {
 		return
 	}
+	n := t.signals.Titles
 	t.signals.osc(t.osc[:t.nosc])
+	if t.signals.Titles != n {
+		t.titles[n%keptTitles] = t.signals.Title
+	}
 	if !t.answer {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/screen"
 )
@@ -205,7 +206,8 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 
 	s.mu.Lock()
 	readies := s.readies
-	s.turnMarks = s.screen.Signals().PromptEnds
+	sig := s.screen.Signals()
+	s.turnMarks, s.turnTitles, s.turnText = sig.PromptEnds, sig.Titles, text
 	s.mu.Unlock()
 	c1 := s.screen.Changes()
 	// A shell reacts to Enter by moving the cursor, and then may run a
@@ -339,19 +341,31 @@ func CleanText(text string) (string, error) {
 // a Throttle: the agent has read all that was typed.
 func (s *Session) waitQuiet(ctx context.Context) {
 	deadline := time.Now().Add(s.opts.ReactTimeout)
-	c := s.screen.Changes()
+	c := s.quietKey()
 	for time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(s.opts.Throttle):
 		}
-		next := s.screen.Changes()
+		next := s.quietKey()
 		if next == c {
 			return
 		}
 		c = next
 	}
+}
+
+// quietKey is what waitQuiet watches: the adapter's ready region, where
+// the typed text is echoed, when it has one (an animation elsewhere never
+// stops), else the count of the screen's changes.
+func (s *Session) quietKey() string {
+	if r, ok := s.opts.Adapter.(adapter.Regioned); ok {
+		if region := r.ReadyRegion(s.screen.Lines()); region != nil {
+			return region.Text()
+		}
+	}
+	return strconv.FormatUint(s.screen.Changes(), 10)
 }
 
 // wait blocks until cond, called with mu held, is true.

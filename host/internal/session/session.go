@@ -178,8 +178,11 @@ type Session struct {
 	// turnSawBusy: the adapter saw busy since the agent last went busy.
 	turnSawBusy bool
 	// turnMarks is the count of prompt marks (screen.Signals.PromptEnds)
-	// when the last turn began: a mark past it ends the turn.
-	turnMarks uint64
+	// when the last turn began: a mark past it ends the turn; turnTitles
+	// the count of titles then.
+	turnMarks, turnTitles uint64
+	// turnText is the message of the last turn.
+	turnText string
 	// readies counts transitions to ready, and readyLines is the screen
 	// at the last one, so a Send knows its turn ended and what it showed;
 	// readyScrolled is the screen's Scrolled then, so a Send also gets
@@ -398,16 +401,22 @@ func (s *Session) tick() {
 	defer s.emitMu.Unlock()
 	s.mu.Lock()
 	det = s.promptMarksLocked(det, v.Signals)
+	s.noteBusyTitleLocked()
 	need := s.opts.Settle
-	if det.State == adapter.StateReady && s.status == StatusBusy && !s.turnSawBusy {
+	if det.State == adapter.StateReady && s.status == StatusBusy && !s.turnSawBusy && !s.answeredLocked(lines) {
 		// Some spinners take a moment to show after Enter; without one,
 		// the turn ends only after a longer quiet.
 		need = 4 * s.opts.Settle
 	}
 	quiet := now.Sub(s.changedAt)
-	if det.State == adapter.StateReady && s.status == StatusStarting && s.region != "" {
-		// At start, the prompt's own rows being still is enough.
-		need, quiet = s.opts.RegionSettle, now.Sub(s.regionAt)
+	if det.State == adapter.StateReady && s.region != "" {
+		// The prompt's own rows being still is enough: while the CLI
+		// works they show it (a reply streams behind a spinner there),
+		// and a logo elsewhere may animate on. At start, briefly.
+		quiet = now.Sub(s.regionAt)
+		if s.status == StatusStarting {
+			need = s.opts.RegionSettle
+		}
 	}
 	settled := quiet >= need
 	evs := s.applyLocked(det, settled, lines, scrolled)
@@ -450,6 +459,34 @@ func (s *Session) noteRegion(lines screen.Lines, now time.Time) {
 	region := strings.Join(r.ReadyRegion(lines), "\n")
 	if region != s.region {
 		s.region, s.regionAt = region, now
+	}
+}
+
+// answeredLocked says the screen holds a reply to the turn's message
+// from a CLI that shows its work (adapter.Titled): a turn answered at
+// once may show no spinner or busy title at all, and its reply proves
+// it happened.
+func (s *Session) answeredLocked(lines screen.Lines) bool {
+	if _, ok := s.opts.Adapter.(adapter.Titled); !ok || s.turnText == "" {
+		return false
+	}
+	return s.opts.Adapter.Reply(nil, lines, s.turnText) != ""
+}
+
+// noteBusyTitleLocked counts a busy title since the turn began (see
+// adapter.Titled) as the turn's busy: a fast turn may show its spinner on
+// screen only between two detections, but its title stays in the screen's
+// record.
+func (s *Session) noteBusyTitleLocked() {
+	t, ok := s.opts.Adapter.(adapter.Titled)
+	if !ok || s.status != StatusBusy || s.turnSawBusy {
+		return
+	}
+	for _, title := range s.screen.TitlesSince(s.turnTitles) {
+		if t.BusyTitle(title) {
+			s.turnSawBusy = true
+			return
+		}
 	}
 }
 
