@@ -155,9 +155,11 @@ type Regioned interface {
 }
 
 // Titled is an adapter that reads work in the window title the CLI sets:
-// a spinner glyph there (Claude Code, Codex) or a word (Gemini CLI). A
-// busy title is a positive signal that a turn began, however briefly the
-// screen showed it; see testdata/README.md for what each CLI sets.
+// a spinner glyph there (Claude Code, Codex). A busy title is a positive
+// signal that a turn began, however briefly the screen showed it, and
+// while the title stays busy the turn has not ended, however the screen
+// looks. Only for a CLI whose recordings show the title back at rest after
+// a turn; see testdata/README.md.
 type Titled interface {
 	BusyTitle(title string) bool
 }

@@ -299,8 +299,14 @@ func TestBusyTitles(t *testing.T) {
 		{"claude/busy-2.1.332", true},
 		{"codex/ready", false},
 		{"codex/busy", true},
-		{"gemini/ready", false},
-		{"gemini/busy", true},
+		// A turn over, the title is at rest again: a busy title holds
+		// the turn's end back (session), so this must hold for every
+		// Titled CLI. Gemini CLI's title shows "✦  Working…" too, but no
+		// recording shows it back at rest after a reply (there is no
+		// fake Gemini API yet), so its adapter reads no titles.
+		{"claude/reply", false},
+		{"claude/reply-2.1.332", false},
+		{"codex/reply", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -137,9 +137,3 @@ func (Gemini) Reply(before, after screen.Lines, sent string) string {
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }
-
-// geminiBusyTitle: Gemini CLI titles itself "◇  Ready (<dir>)" at rest
-// and "✦  Working… (<dir>)" while it works.
-var geminiBusyTitle = regexp.MustCompile(`^✦\s+Working`)
-
-func (Gemini) BusyTitle(title string) bool { return geminiBusyTitle.MatchString(title) }

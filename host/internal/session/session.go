@@ -402,17 +402,23 @@ func (s *Session) tick() {
 	s.mu.Lock()
 	det = s.promptMarksLocked(det, v.Signals)
 	s.noteBusyTitleLocked()
-	need := s.opts.Settle
-	if det.State == adapter.StateReady && s.status == StatusBusy && !s.turnSawBusy && !s.answeredLocked(lines) {
-		// Some spinners take a moment to show after Enter; without one,
-		// the turn ends only after a longer quiet.
-		need = 4 * s.opts.Settle
+	if det.State == adapter.StateReady && s.status == StatusBusy && s.titleBusy(v.Signals.Title) {
+		// The CLI still says in its title that it works: its screen
+		// may not show it yet.
+		det = adapter.Detection{Selected: -1}
 	}
+	need := s.opts.Settle
 	quiet := now.Sub(s.changedAt)
-	if det.State == adapter.StateReady && s.region != "" {
-		// The prompt's own rows being still is enough: while the CLI
-		// works they show it (a reply streams behind a spinner there),
-		// and a logo elsewhere may animate on. At start, briefly.
+	switch {
+	case det.State != adapter.StateReady:
+	case s.status == StatusBusy && !s.turnSawBusy && !s.answeredLocked(lines):
+		// Some spinners take a moment to show after Enter; without one,
+		// the turn ends only after a longer quiet of the whole screen.
+		need = 4 * s.opts.Settle
+	case s.region != "":
+		// Otherwise the prompt's own rows being still is enough: while
+		// the CLI works they show it (a reply streams behind a spinner
+		// there), and a logo elsewhere may animate on. At start, briefly.
 		quiet = now.Sub(s.regionAt)
 		if s.status == StatusStarting {
 			need = s.opts.RegionSettle
@@ -471,6 +477,12 @@ func (s *Session) answeredLocked(lines screen.Lines) bool {
 		return false
 	}
 	return s.opts.Adapter.Reply(nil, lines, s.turnText) != ""
+}
+
+// titleBusy says the adapter reads title as the CLI at work.
+func (s *Session) titleBusy(title string) bool {
+	t, ok := s.opts.Adapter.(adapter.Titled)
+	return ok && t.BusyTitle(title)
 }
 
 // noteBusyTitleLocked counts a busy title since the turn began (see
