@@ -93,6 +93,9 @@ var claudeRules = []Rule{
 		Match: regexp.MustCompile(`running in Bypass Permissions mode`),
 		Extract: func(s screen.Lines, d *Detection) {
 			menuExtract(s, d)
+			if len(d.Choices) == 0 {
+				_, d.Choices, d.Selected, _ = claudeUnnumberedMenu(s)
+			}
 			d.Question = RowMatching(s, regexp.MustCompile(`running in Bypass Permissions mode`))
 		}},
 	// The API key question, and any other numbered choice (tool
@@ -101,6 +104,14 @@ var claudeRules = []Rule{
 	{Name: "claude: menu question", State: StateQuestion,
 		Match:   regexp.MustCompile(`(?s)(?m:^\s*❯ \d+\. ).*Esc to cancel`),
 		Extract: menuExtract},
+	// 2.1.332 draws the same dialogs without numbers: the choices are
+	// the rows right above the footer, the highlighted one marked "❯".
+	{Name: "claude: unnumbered menu question", State: StateQuestion,
+		Match:   claudeDialogFooter,
+		Require: func(s screen.Lines) bool { _, _, _, ok := claudeUnnumberedMenu(s); return ok },
+		Extract: func(s screen.Lines, d *Detection) {
+			d.Question, d.Choices, d.Selected, _ = claudeUnnumberedMenu(s)
+		}},
 	{Name: "claude: working", State: StateBusy,
 		Match: regexp.MustCompile(`esc to interrupt`)},
 	// No usable key (none at all, or the user answered "No" to the API
@@ -132,11 +143,59 @@ var claudeRules = []Rule{
 }
 
 // claudeNotLoggedIn is the footer under the prompt box's bottom rule (the
-// row right below a rule) saying there is no key.
+// row right below a rule) saying there is no key; 2.1.332 says it on the
+// row right above the box's top rule, "run" in lower case.
 var (
-	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · Run /login`)
-	claudeNotLoggedInText = regexp.MustCompile(`Not logged in · Run /login`)
+	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · Run /login|(?m)Not logged in · run /login\s*\n─{10,}\n❯`)
+	claudeNotLoggedInText = regexp.MustCompile(`Not logged in · [Rr]un /login`)
 )
+
+// claudeDialogFooter ends every dialog with choices.
+var claudeDialogFooter = regexp.MustCompile(`(?m)^\s*Enter to confirm · Esc to cancel\s*$`)
+
+// claudeUnnumberedMenu reads a dialog of 2.1.332: the rows above its
+// footer, up to a blank row, each "❯ " (highlighted) or as far indented,
+// are the choices; the rows above them the question.
+func claudeUnnumberedMenu(s screen.Lines) (question string, choices []string, selected int, ok bool) {
+	footer := -1
+	for i := len(s) - 1; i >= 0; i-- {
+		if claudeDialogFooter.MatchString(s[i]) {
+			footer = i
+			break
+		}
+	}
+	end := footer - 1
+	for end >= 0 && strings.TrimSpace(s[end]) == "" {
+		end--
+	}
+	start := end
+	for start >= 0 && strings.TrimSpace(s[start]) != "" {
+		start--
+	}
+	start++
+	if footer < 0 || end-start < 1 {
+		return "", nil, -1, false
+	}
+	selected = -1
+	indent := -1
+	for i, row := range s[start : end+1] {
+		text := strings.TrimLeft(row, " ")
+		at := len([]rune(row)) - len([]rune(text))
+		if rest, marked := strings.CutPrefix(text, "❯ "); marked {
+			text, at = rest, at+2
+			selected = i
+		}
+		if indent >= 0 && at != indent || strings.TrimSpace(text) == "" {
+			return "", nil, -1, false
+		}
+		indent = at
+		choices = append(choices, strings.TrimSpace(text))
+	}
+	if selected < 0 {
+		return "", nil, -1, false
+	}
+	return questionAbove(s, start), choices, selected, true
+}
 
 var (
 	// claudeAPIError is a turn's answer saying the API refused it for

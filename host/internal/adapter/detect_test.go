@@ -45,6 +45,20 @@ var recordings = []recorded{
 	{file: "claude/ready-bypass-2.1.332", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
 	{file: "claude/busy-2.1.332", state: adapter.StateBusy, rule: "claude: working", selected: -1},
 	{file: "claude/reply-2.1.332", state: adapter.StateReady, rule: "claude: prompt", selected: -1},
+	// 2.1.332's dialogs have no numbers, and "Not logged in · run /login"
+	// moved above the box.
+	{file: "claude/apikey-question-2.1.332", state: adapter.StateQuestion, rule: "claude: unnumbered menu question",
+		question: "Do you want to use this API key?", choices: []string{"Yes", "No (recommended)"}, selected: 1},
+	{file: "claude/bypass-question-2.1.332", state: adapter.StateQuestion, rule: "claude: bypass question",
+		question: "running in Bypass Permissions mode", choices: []string{"No, exit", "Yes, I accept"}, selected: 0},
+	{file: "claude/apikey-rejected-2.1.332", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · run /login", selected: -1, message: "Anthropic API key"},
+	{file: "claude/not-logged-in-2.1.332", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · run /login", selected: -1, message: "run /login"},
+	{file: "claude/error-credit-2.1.332", state: adapter.StateError, rule: "claude: api error", selected: -1,
+		message: "Credit balance too low · Add funds: https://platform.claude.com/settings/billing"},
+	{file: "claude/bypass-root-refused-2.1.332", state: adapter.StateError, rule: "claude: bypass refused as root", selected: -1,
+		message: "cannot be used with root/sudo privileges"},
 	// The prompt box is drawn, but the footer says "Not logged in · Run
 	// /login": no key, the key question answered "No", or a message sent
 	// anyway (answered "Not logged in · Please run /login").
@@ -330,6 +344,33 @@ func TestBusyTitles(t *testing.T) {
 			}
 			if !tt.busy && titled.BusyTitle(titles[len(titles)-1]) {
 				t.Errorf("the title at rest %q reads as busy", titles[len(titles)-1])
+			}
+		})
+	}
+}
+
+// TestClaudeUnnumberedMenu: a dialog's choices are the rows right above
+// its footer, one of them highlighted, all at one indent.
+func TestClaudeUnnumberedMenu(t *testing.T) {
+	const footer = "  Enter to confirm · Esc to cancel"
+	tests := []struct {
+		name     string
+		screen   []string
+		state    adapter.State
+		choices  []string
+		selected int
+	}{
+		{"a dialog", []string{"  Pick one?", "", "  ❯ Alpha", "    Beta", "", footer}, adapter.StateQuestion, []string{"Alpha", "Beta"}, 0},
+		{"the second highlighted", []string{"  Pick one?", "", "    Alpha", "  ❯ Beta", "", footer}, adapter.StateQuestion, []string{"Alpha", "Beta"}, 1},
+		{"nothing highlighted", []string{"  Pick one?", "", "    Alpha", "    Beta", "", footer}, adapter.StateUnknown, nil, -1},
+		{"a paragraph, not choices", []string{"  ❯ Alpha", "  some text", "      more", "", footer}, adapter.StateUnknown, nil, -1},
+		{"no footer: an echoed message", []string{"❯ Alpha", "  Beta"}, adapter.StateUnknown, nil, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := adapter.Claude{}.Detect(screen.Lines(tt.screen))
+			if d.State != tt.state || !slices.Equal(d.Choices, tt.choices) || d.Selected != tt.selected {
+				t.Errorf("%s %q selected %d, want %s %q selected %d", d.State, d.Choices, d.Selected, tt.state, tt.choices, tt.selected)
 			}
 		})
 	}
