@@ -80,6 +80,57 @@ func BenchmarkSpawn100Concurrent(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkSpawn100ConcurrentToReady measures the wall time from 100
+// concurrent spawns of a custom bash agent over REST until all are ready:
+// with the host's prompt marks, which tell each prompt as soon as it is
+// drawn, and without them (an empty PROMPT_COMMAND), by a still screen.
+func BenchmarkSpawn100ConcurrentToReady(b *testing.B) {
+	h := startHost(b, writeConfig(b, ""))
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"prompt-marks", nil},
+		{"quiet-screen", map[string]string{"PROMPT_COMMAND": ""}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var walls []time.Duration
+			for range b.N {
+				ids := make([]string, 100)
+				var wg sync.WaitGroup
+				start := time.Now()
+				for i := range ids {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						var a agent
+						if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"bash", "--norc", "--noprofile"}, "env": tt.env}, &a); code != http.StatusCreated {
+							b.Errorf("spawn: %d", code)
+						}
+						ids[i] = a.ID
+					}()
+				}
+				wg.Wait()
+				var list []agent
+				for {
+					h.do("GET", "/api/managed-agents?status=ready", nil, &list)
+					if len(list) >= len(ids) {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				walls = append(walls, time.Since(start))
+				for _, id := range ids {
+					h.do("DELETE", "/api/managed-agents/"+id+"?force=true&purge=true", nil, nil)
+				}
+			}
+			sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
+			b.ReportMetric(ms(walls[len(walls)/2]), "ms/100-ready")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkWarmPoolSpawnToReady compares spawn-to-ready of the fake claude

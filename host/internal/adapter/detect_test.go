@@ -73,6 +73,11 @@ var recordings = []recorded{
 	{file: "claude/not-logged-in-sent", state: adapter.StateLoginRequired, rule: "claude: not logged in",
 		question: "Not logged in · Run /login", selected: -1, message: "run /login"},
 
+	// 0.171.0: the screens read as 0.169.0's; the title names the
+	// turn's message ("⠦ Say hello | work").
+	{file: "codex/ready-0.171.0", state: adapter.StateReady, rule: "codex: composer", selected: -1},
+	{file: "codex/busy-0.171.0", state: adapter.StateBusy, rule: "codex: working", selected: -1},
+	{file: "codex/reply-0.171.0", state: adapter.StateReady, rule: "codex: composer", selected: -1},
 	{file: "codex/login", state: adapter.StateLoginRequired, rule: "codex: sign in",
 		question: "Choose how you want to use Codex.", choices: []string{"Sign in with ChatGPT", "Sign in with Device Code", "Sign in another way"}, selected: 0},
 	{file: "codex/login-other", state: adapter.StateLoginRequired, rule: "codex: sign in",
@@ -204,6 +209,7 @@ func TestReplyRecordings(t *testing.T) {
 		{"claude", "claude/ready", "claude/reply", "Say hello", "Hello from the fake model."},
 		{"claude 2.1.332", "claude/ready-2.1.332", "claude/reply-2.1.332", "Say hello", "Hello from the fake model."},
 		{"codex", "codex/ready", "codex/reply", "Say hello", "Hello from the fake model."},
+		{"codex 0.171.0", "codex/ready-0.171.0", "codex/reply-0.171.0", "Say hello", "Hello from the fake model."},
 		// Hand-written before the fake model existed, so it says
 		// something else.
 		{"aider", "aider/ready", "aider/reply", "Say hello", "Hello! How can I help you with your code today?"},
@@ -321,6 +327,9 @@ func TestBusyTitles(t *testing.T) {
 		{"claude/reply", false},
 		{"claude/reply-2.1.332", false},
 		{"codex/reply", false},
+		{"codex/ready-0.171.0", false},
+		{"codex/busy-0.171.0", true},
+		{"codex/reply-0.171.0", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
