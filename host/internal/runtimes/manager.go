@@ -528,7 +528,9 @@ func (m *Manager) check(e *entry) bool {
 	defer cancel()
 	h, err := p.Health(ctx)
 	if err != nil {
-		if p.Exited() {
+		// A plugin that can't be reached is as good as dead, reaped or
+		// not: its agents wait on it. It is killed and started again.
+		if exitSeen(p, time.Second) || plugin.IsUnavailable(err) {
 			return false
 		}
 		h = runtime.Health{Message: "health check failed: " + err.Error()}
@@ -540,6 +542,21 @@ func (m *Manager) check(e *entry) bool {
 	e.health, e.checkedAt = h, time.Now().UTC()
 	e.mu.Unlock()
 	return true
+}
+
+// exitSeen waits up to d for p's exit to be seen. A plugin killed a
+// moment ago fails its calls before its process is reaped (under load,
+// for seconds); taking it for alive then would leave it dead until the
+// next periodic check.
+func exitSeen(p Plugin, d time.Duration) bool {
+	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if p.Exited() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
 }
 
 func (m *Manager) restart(e *entry) {

@@ -181,8 +181,10 @@ type Session struct {
 	// when the last turn began: a mark past it ends the turn; turnTitles
 	// the count of titles then.
 	turnMarks, turnTitles uint64
-	// turnText is the message of the last turn.
-	turnText string
+	// turnText is the message of the last turn; turnTitled says its
+	// title showed it busy.
+	turnText   string
+	turnTitled bool
 	// readies counts transitions to ready, and readyLines is the screen
 	// at the last one, so a Send knows its turn ended and what it showed;
 	// readyScrolled is the screen's Scrolled then, so a Send also gets
@@ -420,7 +422,9 @@ func (s *Session) tick() {
 		// the CLI works they show it (a reply streams behind a spinner
 		// there), and a logo elsewhere may animate on. At start, briefly.
 		quiet = now.Sub(s.regionAt)
-		if s.status == StatusStarting {
+		if s.status == StatusStarting || s.turnTitled {
+			// And briefly, at start or when the title, busy during the
+			// turn, is at rest again: two signals agree.
 			need = s.opts.RegionSettle
 		}
 	}
@@ -491,12 +495,12 @@ func (s *Session) titleBusy(title string) bool {
 // record.
 func (s *Session) noteBusyTitleLocked() {
 	t, ok := s.opts.Adapter.(adapter.Titled)
-	if !ok || s.status != StatusBusy || s.turnSawBusy {
+	if !ok || s.status != StatusBusy || s.turnTitled {
 		return
 	}
 	for _, title := range s.screen.TitlesSince(s.turnTitles) {
 		if t.BusyTitle(title) {
-			s.turnSawBusy = true
+			s.turnSawBusy, s.turnTitled = true, true
 			return
 		}
 	}
@@ -599,7 +603,7 @@ func (s *Session) setStatusLocked(to Status, reason string) events.Event {
 	from := s.status
 	s.status = to
 	if to == StatusBusy && from != StatusBusy {
-		s.turnSawBusy = false
+		s.turnSawBusy, s.turnTitled = false, false
 	}
 	s.log.Debug("status", "from", from, "to", to, "reason", reason)
 	return s.event(events.StatusData{From: string(from), To: string(to), Reason: reason})
