@@ -57,21 +57,8 @@ func BenchmarkSpawn100Concurrent(b *testing.B) {
 	h := startHost(b, writeConfig(b, ""))
 	var walls []time.Duration
 	for range b.N {
-		ids := make([]string, 100)
-		var wg sync.WaitGroup
 		start := time.Now()
-		for i := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var a agent
-				if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"sleep", "300"}}, &a); code != http.StatusCreated {
-					b.Errorf("spawn: %d", code)
-				}
-				ids[i] = a.ID
-			}()
-		}
-		wg.Wait()
+		ids := spawnAtOnce(b, h, 100, map[string]any{"type": "custom", "command": []string{"sleep", "300"}})
 		walls = append(walls, time.Since(start))
 		for _, id := range ids {
 			h.do("DELETE", "/api/managed-agents/"+id+"?force=true", nil, nil)
@@ -98,21 +85,8 @@ func BenchmarkSpawn100ConcurrentToReady(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			var walls []time.Duration
 			for range b.N {
-				ids := make([]string, 100)
-				var wg sync.WaitGroup
 				start := time.Now()
-				for i := range ids {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var a agent
-						if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "custom", "command": []string{"bash", "--norc", "--noprofile"}, "env": tt.env}, &a); code != http.StatusCreated {
-							b.Errorf("spawn: %d", code)
-						}
-						ids[i] = a.ID
-					}()
-				}
-				wg.Wait()
+				ids := spawnAtOnce(b, h, 100, map[string]any{"type": "custom", "command": []string{"bash", "--norc", "--noprofile"}, "env": tt.env})
 				var list []agent
 				for {
 					h.do("GET", "/api/managed-agents?status=ready", nil, &list)
@@ -131,6 +105,25 @@ func BenchmarkSpawn100ConcurrentToReady(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// spawnAtOnce sends n spawns of req at once and returns the agents' ids.
+func spawnAtOnce(b *testing.B, h *host, n int, req map[string]any) []string {
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var a agent
+			if code := h.do("POST", "/api/managed-agents", req, &a); code != http.StatusCreated {
+				b.Errorf("spawn: %d", code)
+			}
+			ids[i] = a.ID
+		}()
+	}
+	wg.Wait()
+	return ids
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
