@@ -69,9 +69,7 @@ func midTurn(t *testing.T, h *host, rt string, extra map[string]any) agent {
 		h.do("GET", "/api/managed-agents/"+a.ID, nil, &a)
 		return a.Status == "ready"
 	}, func() string { return fmt.Sprintf("status %s %s; log:\n%s", a.Status, a.Error, h.logs()) })
-	var reply struct {
-		Message struct{ Content string } `json:"message"`
-	}
+	var reply sendReply
 	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "before the crash", "expectResponse": true, "timeout": 60}, &reply); code != http.StatusOK || !strings.Contains(reply.Message.Content, "reply to: before the crash") {
 		t.Fatalf("first send on %s: %d %q", rt, code, reply.Message.Content)
 	}
@@ -121,9 +119,7 @@ func checkSurvived(t *testing.T, h2 *host, a agent) {
 	})
 
 	h2.waitStatus(a.ID, "ready")
-	var reply struct {
-		Message struct{ Content string } `json:"message"`
-	}
+	var reply sendReply
 	if code := h2.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "after the crash", "expectResponse": true, "timeout": 60}, &reply); code != http.StatusOK || !strings.Contains(reply.Message.Content, "reply to: after the crash") {
 		t.Fatalf("send after the restart on %s: status %d, reply %q; log:\n%s", a.Runtime, code, reply.Message.Content, h2.logs())
 	}

@@ -13,9 +13,7 @@ import (
 // returns the reply.
 func (h *host) sendFor(t testing.TB, id, text string) string {
 	t.Helper()
-	var reply struct {
-		Message struct{ Content string } `json:"message"`
-	}
+	var reply sendReply
 	if code := h.do("POST", "/api/managed-agents/"+id+"/send", map[string]any{"message": text, "expectResponse": true, "timeout": 60}, &reply); code != http.StatusOK {
 		t.Fatalf("send %q to %s: status %d; log:\n%s", text, id, code, h.logs())
 	}

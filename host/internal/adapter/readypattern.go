@@ -55,10 +55,8 @@ func (r readyPattern) Detect(s screen.Lines) Detection {
 
 // lastRow is the last row of s that shows anything.
 func lastRow(s screen.Lines) string {
-	for i := len(s) - 1; i >= 0; i-- {
-		if strings.TrimSpace(s[i]) != "" {
-			return s[i]
-		}
+	if rows := trimBlankRows(s); len(rows) > 0 {
+		return rows[len(rows)-1]
 	}
 	return ""
 }

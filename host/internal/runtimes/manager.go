@@ -530,7 +530,7 @@ func (m *Manager) check(e *entry) bool {
 	if err != nil {
 		// A plugin that can't be reached is as good as dead, reaped or
 		// not: its agents wait on it. It is killed and started again.
-		if exitSeen(p, time.Second) || plugin.IsUnavailable(err) {
+		if plugin.IsUnavailable(err) || exitSeen(p, time.Second) {
 			return false
 		}
 		h = runtime.Health{Message: "health check failed: " + err.Error()}

@@ -2,7 +2,6 @@ package screen
 
 import (
 	"io"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -155,10 +154,8 @@ func (s *Screen) Snapshot() (Lines, uint64) {
 // moment: the lines that scrolled off before these visible ones are those
 // ScrolledLines returns up to scrolled.
 func (s *Screen) SnapshotScrolled() (lines Lines, changes, scrolled uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refresh()
-	return slices.Clone(s.lines), s.changes, s.term.scrolled
+	v := s.Look()
+	return v.Lines, v.Changes, v.Scrolled
 }
 
 // AppCursor reports whether the program asked for application cursor

@@ -2,6 +2,7 @@ package screen
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 )
 
@@ -112,5 +113,5 @@ func (s *Screen) Look() View {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refresh()
-	return View{Lines: append(Lines(nil), s.lines...), Changes: s.changes, Scrolled: s.term.scrolled, Signals: s.term.signals, Written: s.written}
+	return View{Lines: slices.Clone(s.lines), Changes: s.changes, Scrolled: s.term.scrolled, Signals: s.term.signals, Written: s.written}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/parallax/parallax/host/internal/adapter"
 	"github.com/parallax/parallax/host/internal/events"
 	"github.com/parallax/parallax/host/internal/screen"
+	"github.com/parallax/parallax/sdk/runtimetest"
 )
 
 // bash starts an interactive bash, as a custom agent of argv ["bash"]
@@ -103,7 +104,7 @@ func BenchmarkShellEchoRoundTrip(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			a := bash(b, Options{}, marks)
-			runtimeEventually(b, func() bool { return a.Status() == StatusReady })
+			runtimetest.Eventually(b, deadline, "status ready", func() bool { return a.Status() == StatusReady }, func() string { return string(a.Status()) })
 			b.ResetTimer()
 			for i := range b.N {
 				want := fmt.Sprintf("round-trip-%d", i)
@@ -112,17 +113,9 @@ func BenchmarkShellEchoRoundTrip(b *testing.B) {
 					b.Fatalf("send: %q, %v; want %q", msg.Content, err, want)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
 			b.ReportMetric(0, "ns/op")
 		})
-	}
-}
-
-func runtimeEventually(b *testing.B, cond func() bool) {
-	for end := time.Now().Add(deadline); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			b.Fatal("not ready in time")
-		}
 	}
 }
 

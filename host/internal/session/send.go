@@ -182,13 +182,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 	if _, err := s.opts.Input.Write([]byte(payload)); err != nil {
 		return nil, 0, 0, s.exitOr(ctx, fmt.Errorf("typing the message: %w", err))
 	}
-	var echoed bool
-	if proven {
-		echoed = s.waitOutput(ctx, w0, slowReact*s.opts.ReactTimeout)
-	} else {
-		echoed = s.waitScreen(ctx, c0, slowReact*s.opts.ReactTimeout)
-	}
-	if echoed {
+	if s.waitReaction(ctx, proven, c0, w0, slowReact*s.opts.ReactTimeout) {
 		// A program that marks its prompts is a shell's line editor,
 		// which takes text and Enter in one read as typed.
 		if s.screen.Signals().PromptEnds == 0 {
@@ -223,11 +217,7 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 		if try > 0 {
 			wait *= slowReact
 		}
-		if proven {
-			reacted = s.waitOutput(ctx, w1, wait)
-		} else {
-			reacted = s.waitScreen(ctx, c1, wait)
-		}
+		reacted = s.waitReaction(ctx, proven, c1, w1, wait)
 		if err := s.exitErr(); err != nil {
 			return nil, 0, 0, err
 		}
@@ -273,6 +263,16 @@ func (s *Session) waitScreen(ctx context.Context, since uint64, d time.Duration)
 	return s.wait(ctx, func() bool {
 		return s.screen.Changes() != since || s.status == StatusBusy || s.exited
 	}) == nil
+}
+
+// waitReaction waits up to d for the agent to react to what was typed:
+// the screen to change past its Changes count c or, for a program whose
+// prompt a signal proves, any output past its Written count w.
+func (s *Session) waitReaction(ctx context.Context, proven bool, c, w uint64, d time.Duration) bool {
+	if proven {
+		return s.waitOutput(ctx, w, d)
+	}
+	return s.waitScreen(ctx, c, d)
 }
 
 // waitOutput waits up to d for any output past the screen's Written
