@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/parallax/parallax/host/internal/screen"
 )
@@ -310,6 +311,57 @@ func (Claude) Reply(before, after screen.Lines, sent string) string {
 		}
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// claudeLoginEnv are the env vars that give Claude Code a login of some
+// kind: a key, a token, or a cloud provider's own credentials.
+var claudeLoginEnv = []string{
+	"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+	"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY",
+}
+
+// ForLaunch: a pre-seeded home holds no login, so with no key given and
+// none in the env the CLI will say "Not logged in". A home of the user's
+// own may hold one, and is read as is.
+func (c Claude) ForLaunch(opts LaunchOptions) Adapter {
+	if opts.SeedDir == "" || opts.Credentials.AnthropicKey != "" {
+		return c
+	}
+	for _, k := range claudeLoginEnv {
+		if opts.Env[k] != "" {
+			return c
+		}
+	}
+	return claudeNoLogin{Claude: c, told: new(atomic.Bool)}
+}
+
+// claudeStartHint is the hint Claude Code 2.1.332 shows in its footer for
+// the first 10 s; the "Not logged in" notice waits for it to go.
+var claudeStartHint = regexp.MustCompile(`(^|· )← for agents\s*$`)
+
+// claudeNoLogin reads a Claude Code started with no login. Its prompt is
+// ready only once the CLI has said where it stands: after the start-up
+// hint is gone (2.1.332 draws its prompt first, the hint a moment later)
+// or after a login notice, which 2.1.197 shows at once, went away (a
+// /login in the terminal). Until then the prompt may yet turn out to be
+// "Not logged in".
+type claudeNoLogin struct {
+	Claude
+	// told is set once the hint or a login notice was seen; Detect runs
+	// on the session's goroutines.
+	told *atomic.Bool
+}
+
+func (c claudeNoLogin) Detect(s screen.Lines) Detection {
+	d := c.Claude.Detect(s)
+	hint := lastRowMatching(c.ReadyRegion(s), claudeStartHint) != ""
+	if hint || d.State == StateLoginRequired {
+		c.told.Store(true)
+	}
+	if d.State == StateReady && (hint || !c.told.Load()) {
+		return Detection{Selected: -1}
+	}
+	return d
 }
 
 // claudeBusyTitle: Claude Code titles itself "✳ Claude Code" at rest and

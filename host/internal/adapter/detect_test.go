@@ -384,3 +384,66 @@ func TestClaudeUnnumberedMenu(t *testing.T) {
 		})
 	}
 }
+
+// TestClaudeWithoutALogin: started in a pre-seeded home with no key,
+// Claude Code's prompt is ready only once the CLI has said where it
+// stands: 2.1.332 draws its prompt, then a start-up hint that hides "Not
+// logged in" for 10 s. With a login of any kind, or in a home of the
+// user's own, its prompt is ready at once.
+func TestClaudeWithoutALogin(t *testing.T) {
+	seeded := adapter.LaunchOptions{SeedDir: t.TempDir()}
+	withKey := seeded
+	withKey.Credentials.AnthropicKey = "sk-ant-test"
+	withToken := seeded
+	withToken.Env = map[string]string{"ANTHROPIC_AUTH_TOKEN": "tok"}
+	// The prompt as 2.1.332 first draws it, before its hint.
+	noHint := func(t *testing.T) screen.Lines {
+		s := render(t, "claude/ready-bypass-2.1.332")
+		for i, row := range s {
+			s[i] = strings.Replace(row, " · ← for agents", "", 1)
+		}
+		return s
+	}
+	file := func(name string) func(*testing.T) screen.Lines {
+		return func(t *testing.T) screen.Lines { return render(t, name) }
+	}
+	type step struct {
+		screen func(*testing.T) screen.Lines
+		want   adapter.State
+	}
+	tests := []struct {
+		name  string
+		opts  adapter.LaunchOptions
+		steps []step
+	}{
+		{"no login, 2.1.332", seeded, []step{
+			{noHint, adapter.StateUnknown},
+			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
+			{file("claude/not-logged-in-2.1.332"), adapter.StateLoginRequired},
+		}},
+		{"no login, auto mode 2.1.332", seeded, []step{
+			{file("claude/ready-2.1.332"), adapter.StateUnknown},
+		}},
+		{"no login, then /login in the terminal, 2.1.197", seeded, []step{
+			{file("claude/not-logged-in"), adapter.StateLoginRequired},
+			{file("claude/ready-bypass"), adapter.StateReady},
+		}},
+		{"no login, the hint gone", seeded, []step{
+			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
+			{noHint, adapter.StateReady},
+		}},
+		{"a key given", withKey, []step{{noHint, adapter.StateReady}}},
+		{"a token in the env", withToken, []step{{file("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
+		{"the user's own home", adapter.LaunchOptions{}, []step{{noHint, adapter.StateReady}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := adapter.Claude{}.ForLaunch(tt.opts)
+			for i, st := range tt.steps {
+				if got := a.Detect(st.screen(t)); got.State != st.want {
+					t.Errorf("step %d: %s (rule %q), want %s", i+1, got.State, got.Rule, st.want)
+				}
+			}
+		})
+	}
+}

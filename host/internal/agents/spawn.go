@@ -208,6 +208,9 @@ func (m *Manager) prepare(a *agent, req SpawnRequest, at config.AgentType, paths
 			return adapter.Launch{}, fmt.Errorf("pre-seeding the agent's home: %s", a.redact(err.Error()))
 		}
 	}
+	if late, ok := a.adapter.(adapter.LoginLate); ok {
+		a.adapter = late.ForLaunch(opts)
+	}
 	l, err := a.adapter.Launch(opts)
 	if err != nil {
 		return adapter.Launch{}, &InputError{"command", err.Error()}
