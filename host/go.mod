@@ -8,7 +8,6 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/hcl/v2 v2.25.0
-	github.com/hinshun/vt10x v0.0.0-20220301184237-5011da428d02
 	github.com/parallax/parallax/sdk v0.0.0
 	github.com/parallax/parallax/sdk/agent/registry/registrytest v0.0.0
 	github.com/parallax/parallax/test/kube v0.0.0

@@ -164,10 +164,9 @@ type Titled interface {
 	BusyTitle(title string) bool
 }
 
-// LoginLate is an adapter whose CLI, started with no login, says so only
-// a while after its prompt is up: Claude Code 2.1.332 hides "Not logged
-// in" behind a start-up hint for 10 s. Read without that knowledge, such a
-// prompt is a false ready.
+// LoginLate is an adapter whose CLI, started with no login, draws its
+// prompt before it says so (Claude Code 2.1.332 a second later). Read
+// without that knowledge, such a prompt is a false ready.
 type LoginLate interface {
 	// ForLaunch returns the adapter to read an agent launched with opts
 	// by: where opts give the CLI no login, its ready holds while the CLI

@@ -20,7 +20,13 @@ func (Claude) Launch(opts LaunchOptions) (Launch, error) {
 	var flags []string
 	// Telemetry and update checks only slow an agent down and fail
 	// offline; a user can turn them back on through env.
-	env := map[string]string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+	env := map[string]string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+		// 2.1.332 picks its full-screen renderer on a fresh home: an
+		// alternate screen with no scrollback, where a reply taller than
+		// the screen can't be read back. The classic one scrolls as a
+		// terminal does.
+		"CLAUDE_CODE_DISABLE_ALTERNATE_SCREEN": "1",
+	}
 	if opts.Approval != "ask" {
 		flags = append(flags, "--dangerously-skip-permissions")
 		if os.Geteuid() == 0 {
@@ -144,10 +150,10 @@ var claudeRules = []Rule{
 }
 
 // claudeNotLoggedIn is the footer under the prompt box's bottom rule (the
-// row right below a rule) saying there is no key; 2.1.332 says it on the
-// row right above the box's top rule, "run" in lower case.
+// row right below a rule) saying there is no key: "Run" in 2.1.197, "run"
+// at the row's right end in 2.1.332.
 var (
-	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · Run /login|(?m)Not logged in · run /login\s*\n─{10,}\n❯`)
+	claudeNotLoggedIn     = regexp.MustCompile(`(?m)^─{10,}\n.*Not logged in · [Rr]un /login`)
 	claudeNotLoggedInText = regexp.MustCompile(`Not logged in · [Rr]un /login`)
 )
 
@@ -335,16 +341,16 @@ func (c Claude) ForLaunch(opts LaunchOptions) Adapter {
 	return claudeNoLogin{Claude: c, told: new(atomic.Bool)}
 }
 
-// claudeStartHint is the hint Claude Code 2.1.332 shows in its footer for
-// the first 10 s; the "Not logged in" notice waits for it to go.
-var claudeStartHint = regexp.MustCompile(`(^|· )← for agents\s*$`)
+// claudeStartHint is a hint Claude Code shows in its footer for its
+// first 10 s. In 2.1.332's full-screen renderer it hides "Not logged in"
+// until it goes.
+var claudeStartHint = regexp.MustCompile(`(^|· )← for agents`)
 
-// claudeNoLogin reads a Claude Code started with no login. Its prompt is
-// ready only once the CLI has said where it stands: after the start-up
-// hint is gone (2.1.332 draws its prompt first, the hint a moment later)
-// or after a login notice, which 2.1.197 shows at once, went away (a
-// /login in the terminal). Until then the prompt may yet turn out to be
-// "Not logged in".
+// claudeNoLogin reads a Claude Code started with no login. 2.1.332 draws
+// its prompt a second before "Not logged in" (10 s before, full-screen),
+// so its prompt is ready only once the CLI has said where it stands: once
+// the start-up hint, drawn after the prompt, has come and gone, or once a
+// login notice went away (a /login in the terminal).
 type claudeNoLogin struct {
 	Claude
 	// told is set once the hint or a login notice was seen; Detect runs

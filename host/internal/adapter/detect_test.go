@@ -55,6 +55,12 @@ var recordings = []recorded{
 		question: "Not logged in · run /login", selected: -1, message: "Anthropic API key"},
 	{file: "claude/not-logged-in-2.1.332", state: adapter.StateLoginRequired, rule: "claude: not logged in",
 		question: "Not logged in · run /login", selected: -1, message: "run /login"},
+	{file: "claude/not-logged-in-bypass-2.1.332", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · run /login", selected: -1, message: "run /login"},
+	{file: "claude/not-logged-in-sent-2.1.332", state: adapter.StateLoginRequired, rule: "claude: not logged in",
+		question: "Not logged in · run /login", selected: -1, message: "run /login"},
+	{file: "claude/error-offline-2.1.332", state: adapter.StateError, rule: "claude: cannot reach the API", selected: -1,
+		message: "Unable to connect to Anthropic services"},
 	{file: "claude/error-credit-2.1.332", state: adapter.StateError, rule: "claude: api error", selected: -1,
 		message: "Credit balance too low · Add funds: https://platform.claude.com/settings/billing"},
 	{file: "claude/bypass-root-refused-2.1.332", state: adapter.StateError, rule: "claude: bypass refused as root", selected: -1,
@@ -396,16 +402,18 @@ func TestClaudeWithoutALogin(t *testing.T) {
 	withKey.Credentials.AnthropicKey = "sk-ant-test"
 	withToken := seeded
 	withToken.Env = map[string]string{"ANTHROPIC_AUTH_TOKEN": "tok"}
-	// The prompt as 2.1.332 first draws it, before its hint.
-	noHint := func(t *testing.T) screen.Lines {
-		s := render(t, "claude/ready-bypass-2.1.332")
-		for i, row := range s {
-			s[i] = strings.Replace(row, " · ← for agents", "", 1)
-		}
-		return s
-	}
 	file := func(name string) func(*testing.T) screen.Lines {
 		return func(t *testing.T) screen.Lines { return render(t, name) }
+	}
+	// The prompt as the CLI first draws it, before its hint, or 10 s on.
+	noHint := func(name string) func(*testing.T) screen.Lines {
+		return func(t *testing.T) screen.Lines {
+			s := render(t, name)
+			for i, row := range s {
+				s[i] = strings.Replace(row, " · ← for agents", "", 1)
+			}
+			return s
+		}
 	}
 	type step struct {
 		screen func(*testing.T) screen.Lines
@@ -417,7 +425,7 @@ func TestClaudeWithoutALogin(t *testing.T) {
 		steps []step
 	}{
 		{"no login, 2.1.332", seeded, []step{
-			{noHint, adapter.StateUnknown},
+			{noHint("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
 			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
 			{file("claude/not-logged-in-2.1.332"), adapter.StateLoginRequired},
 		}},
@@ -426,15 +434,16 @@ func TestClaudeWithoutALogin(t *testing.T) {
 		}},
 		{"no login, then /login in the terminal, 2.1.197", seeded, []step{
 			{file("claude/not-logged-in"), adapter.StateLoginRequired},
-			{file("claude/ready-bypass"), adapter.StateReady},
+			{file("claude/ready-bypass"), adapter.StateUnknown},
+			{noHint("claude/ready-bypass"), adapter.StateReady},
 		}},
 		{"no login, the hint gone", seeded, []step{
 			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
-			{noHint, adapter.StateReady},
+			{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady},
 		}},
-		{"a key given", withKey, []step{{noHint, adapter.StateReady}}},
+		{"a key given", withKey, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
 		{"a token in the env", withToken, []step{{file("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
-		{"the user's own home", adapter.LaunchOptions{}, []step{{noHint, adapter.StateReady}}},
+		{"the user's own home", adapter.LaunchOptions{}, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

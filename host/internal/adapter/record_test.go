@@ -3,7 +3,8 @@ package adapter
 // The recorder: runs the real agent CLIs in a PTY and saves what they print
 // as testdata/<cli>/<state>.raw (every byte from spawn until the state was
 // drawn and settled) with testdata/<cli>/<state>.txt beside it (the final
-// screen, rendered by vt10x). It only runs when asked:
+// screen, rendered by the host's own screen package, so it shows what
+// the host reads). It only runs when asked:
 //
 //	PARALLAX_AGENT_CLIS="$(sh ../test/agent-clis/install.sh)" \
 //	  go test ./internal/adapter -run TestRecord -record [-record.only 'claude/']
@@ -31,12 +32,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/creack/pty"
-	"github.com/hinshun/vt10x"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
+	"github.com/parallax/parallax/host/internal/screen"
 )
 
 var (
@@ -120,7 +120,7 @@ func renderHandWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		term := vt10x.New(vt10x.WithSize(recCols, recRows))
+		term := screen.New(recCols, recRows)
 		_, _ = term.Write(raw)
 		txt := strings.TrimSuffix(p, ".raw") + ".txt"
 		if err := os.WriteFile(txt, []byte(renderScreen(term)), 0o644); err != nil {
@@ -138,8 +138,8 @@ func recordScenarios() []scenario {
 	return out
 }
 
-// session is one CLI running in a PTY, with everything it printed and a
-// vt10x screen of it.
+// session is one CLI running in a PTY, with everything it printed and
+// the host's screen of it.
 type session struct {
 	t               *testing.T
 	cli             string
@@ -153,8 +153,7 @@ type session struct {
 	marker          string
 	mu              sync.Mutex
 	raw             []byte
-	pending         []byte // an incomplete UTF-8 sequence not yet fed to vt
-	term            vt10x.Terminal
+	term            *screen.Screen
 	lastOut         time.Time
 	done            chan struct{} // closed when the PTY reader ends
 	exited          chan struct{} // closed when the CLI exits
@@ -227,7 +226,8 @@ func (s *session) spawn(binary string) {
 	for k, v := range s.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	s.term = vt10x.New(vt10x.WithSize(recCols, recRows), vt10x.WithWriter(ptyAnswer{s}))
+	s.term = screen.New(recCols, recRows)
+	s.term.SetResponder(ptyAnswer{s})
 	s.start = time.Now()
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: recCols, Rows: recRows})
 	if err != nil {
@@ -243,13 +243,13 @@ func (s *session) spawn(binary string) {
 	}()
 }
 
-// ptyAnswer carries vt10x's answers to the CLI's terminal queries (cursor
+// ptyAnswer carries the screen's answers to the CLI's terminal queries (cursor
 // position, status) back to it, as a real terminal would.
 type ptyAnswer struct{ s *session }
 
 func (a ptyAnswer) Write(p []byte) (int, error) {
-	// Called with the vt lock held, from read; write from elsewhere so a
-	// full PTY buffer can't deadlock the reader.
+	// Called from read; write from elsewhere so a full PTY buffer can't
+	// deadlock the reader.
 	b := append([]byte(nil), p...)
 	go func() { _, _ = a.s.ptmx.Write(b) }()
 	return len(p), nil
@@ -267,20 +267,8 @@ func (s *session) read() {
 			}
 			s.raw = append(s.raw, buf[:n]...)
 			s.lastOut = time.Now()
-			in := append(s.pending, buf[:n]...)
-			// vt10x drops a rune split across writes; keep the tail of an
-			// incomplete sequence for the next read.
-			cut := len(in)
-			for i := len(in) - 1; i >= 0 && i >= len(in)-utf8.UTFMax; i-- {
-				if utf8.RuneStart(in[i]) {
-					if !utf8.FullRune(in[i:]) {
-						cut = i
-					}
-					break
-				}
-			}
-			_, _ = s.term.Write(in[:cut])
-			s.pending = append([]byte(nil), in[cut:]...)
+			// The screen keeps a rune split across writes for the next.
+			_, _ = s.term.Write(buf[:n])
 			s.mu.Unlock()
 		}
 		if err != nil {
@@ -344,21 +332,10 @@ func (s *session) screen() string {
 	return renderScreen(s.term)
 }
 
-func renderScreen(term vt10x.Terminal) string {
-	term.Lock()
-	defer term.Unlock()
-	cols, rows := term.Size()
+func renderScreen(term *screen.Screen) string {
 	var b strings.Builder
-	for y := range rows {
-		var line []rune
-		for x := range cols {
-			c := term.Cell(x, y).Char
-			if c == 0 {
-				c = ' '
-			}
-			line = append(line, c)
-		}
-		b.WriteString(strings.TrimRight(string(line), " "))
+	for _, row := range term.Lines() {
+		b.WriteString(strings.TrimRight(row, " "))
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -533,7 +510,12 @@ func closeGate(gate chan struct{}) {
 	}
 }
 
-var claudeEnv = map[string]string{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+// claudeEnv is the env the host launches Claude Code with (Launch, asking
+// for approval so as not to add IS_SANDBOX): its screens differ without it.
+var claudeEnv = func() map[string]string {
+	l, _ := Claude{}.Launch(LaunchOptions{Approval: "ask"})
+	return l.Env
+}()
 
 func claudeScenarios() []scenario {
 	// Claude Code shows a key as "sk-ant-...<last 20 chars>" and remembers
@@ -571,7 +553,7 @@ func claudeScenarios() []scenario {
 			// /login" as its answer, and the footer stays.
 			s.typeLine("Say hello")
 			s.waitFor(`Please run /login`, 30*time.Second)
-			s.waitFor(`✻ \S+ for \d+s`, 30*time.Second)
+			s.settle()
 			s.save("not-logged-in-sent")
 		}},
 		// The API key question answered with its default, "No": the key is
@@ -647,6 +629,20 @@ func claudeScenarios() []scenario {
 		}, run: func(t *testing.T, s *session) {
 			s.waitFor(`bypass permissions on`, time.Minute)
 			s.save("ready-bypass")
+		}},
+		// No key, with --dangerously-skip-permissions: 2.1.332 draws its
+		// prompt, then "← for agents" in the footer, and only when that
+		// hint goes, 10 s on, "Not logged in" beside the bypass footer.
+		{cli: "claude", name: "not-logged-in-bypass", env: claudeEnv, args: []string{"--dangerously-skip-permissions"}, setup: func(t *testing.T, s *session) {
+			s.env["IS_SANDBOX"] = "1"
+			claudeOnboarded(s, nil)
+			s.writeJSON(filepath.Join(s.home, ".claude", "settings.json"), map[string]any{"skipDangerousModePermissionPrompt": true})
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`bypass permissions on`, time.Minute)
+			s.settle()
+			t.Logf("before the notice:\n%s", s.screen())
+			s.waitFor(`Not logged in`, time.Minute)
+			s.save("not-logged-in-bypass")
 		}},
 		{cli: "claude", name: "bypass-root-refused", env: claudeEnv, args: []string{"--dangerously-skip-permissions"}, setup: func(t *testing.T, s *session) {
 			if os.Getuid() != 0 {

@@ -163,3 +163,23 @@ func TestAnAnimationAboveThePromptDoesNotHoldReadyBack(t *testing.T) {
 		})
 	}
 }
+
+// titledFake is fakeAdapter for a faketui that titles its work.
+type titledFake struct{ fakeAdapter }
+
+func (titledFake) BusyTitle(title string) bool { return strings.HasPrefix(title, "⠋ ") }
+
+// TestATitledTurnStillAfterEnterIsWaitedFor: a CLI that titles its work,
+// still for longer than 4 Settles after Enter (as Claude Code on a loaded
+// machine), gets its turn waited for, and the reply to the same message
+// sent before is not taken for this turn's.
+func TestATitledTurnStillAfterEnterIsWaitedFor(t *testing.T) {
+	a := startProgram(t, Options{Adapter: titledFake{}}, exec.Command(fakeBin, "-titled", "-number", "-still=2s"))
+	a.waitStatus(t, StatusReady)
+	for i := 1; i <= 3; i++ {
+		if got, want := a.send(t, "hi"), fmt.Sprintf("reply %d to: hi", i); got != want {
+			t.Errorf("send %d: reply %q, want %q; screen:\n%s", i, got, want, a.Screen().Text())
+
+		}
+	}
+}

@@ -201,7 +201,10 @@ func (s *Session) typeAndEnter(ctx context.Context, text string) (screen.Lines, 
 	s.mu.Lock()
 	readies := s.readies
 	sig := s.screen.Signals()
-	s.turnMarks, s.turnTitles, s.turnText = sig.PromptEnds, sig.Titles, text
+	s.turnMarks, s.turnTitles, s.turnText, s.turnPrior = sig.PromptEnds, sig.Titles, text, ""
+	if _, ok := s.opts.Adapter.(adapter.Titled); ok {
+		s.turnPrior = s.opts.Adapter.Reply(nil, before, text)
+	}
 	s.mu.Unlock()
 	c1 := s.screen.Changes()
 	// A shell reacts to Enter by moving the cursor, and then may run a

@@ -28,6 +28,11 @@ const (
 	StatusStopped  Status = "stopped"
 )
 
+// titledQuietSettles is how many Settles of a still screen end a turn of
+// a CLI that titles its work (adapter.Titled) when neither its title nor
+// its screen showed the turn.
+const titledQuietSettles = 20
+
 // Live reports whether the agent's process may still run.
 func (s Status) Live() bool {
 	return s == StatusStarting || s == StatusReady || s == StatusBusy
@@ -182,9 +187,11 @@ type Session struct {
 	// the count of titles then.
 	turnMarks, turnTitles uint64
 	// turnText is the message of the last turn; turnTitled says its
-	// title showed it busy.
-	turnText   string
-	turnTitled bool
+	// title showed it busy; turnPrior is the reply the screen already
+	// showed to that text when the turn began (the same message sent
+	// before), which is no answer to this turn.
+	turnText, turnPrior string
+	turnTitled          bool
 	// readies counts transitions to ready, and readyLines is the screen
 	// at the last one, so a Send knows its turn ended and what it showed;
 	// readyScrolled is the screen's Scrolled then, so a Send also gets
@@ -417,6 +424,14 @@ func (s *Session) tick() {
 		// Some spinners take a moment to show after Enter; without one,
 		// the turn ends only after a longer quiet of the whole screen.
 		need = 4 * s.opts.Settle
+		if _, ok := s.opts.Adapter.(adapter.Titled); ok {
+			// A CLI that titles its work does so on every turn, yet
+			// on a loaded machine may be still for a second after
+			// Enter first: the end of a turn that never began costs
+			// an empty reply, waiting costs only time (a command that
+			// starts no turn).
+			need = titledQuietSettles * s.opts.Settle
+		}
 	case s.region != "":
 		// Otherwise the prompt's own rows being still is enough: while
 		// the CLI works they show it (a reply streams behind a spinner
@@ -480,7 +495,8 @@ func (s *Session) answeredLocked(lines screen.Lines) bool {
 	if _, ok := s.opts.Adapter.(adapter.Titled); !ok || s.turnText == "" {
 		return false
 	}
-	return s.opts.Adapter.Reply(nil, lines, s.turnText) != ""
+	r := s.opts.Adapter.Reply(nil, lines, s.turnText)
+	return r != "" && r != s.turnPrior
 }
 
 // titleBusy says the adapter reads title as the CLI at work.

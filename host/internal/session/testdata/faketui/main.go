@@ -28,6 +28,9 @@ var (
 	think   = flag.Duration("think", 300*time.Millisecond, "how long a turn takes")
 	chunked = flag.Bool("chunked", false, "write the frame with the reply in pieces of a few bytes")
 	stream  = flag.Duration("stream", 0, "reveal the reply a word at a time with this pause, prompt box shown")
+	still   = flag.Duration("still", 0, "after Enter, clear the input box and show nothing of the turn this long, writing what changes nothing on screen, as a CLI on a loaded machine")
+	titled  = flag.Bool("titled", false, "put a spinner glyph in the window title while a turn runs, as Claude Code does")
+	number  = flag.Bool("number", false, "number the replies: \"reply 2 to: …\"")
 	animate = flag.Duration("animate", 0, "once the prompt shows, animate a logo on the top row this long, as Claude Code 2.1.332 does")
 )
 
@@ -55,6 +58,9 @@ type tui struct {
 	// revealed is how many words of the last transcript line show, or -1
 	// for all of it.
 	revealed int
+	// sent is the message of the turn; replies counts the turns ended.
+	sent    string
+	replies int
 }
 
 func main() {
@@ -96,7 +102,7 @@ func main() {
 	t.next()
 
 	var spinner <-chan time.Time
-	var done <-chan time.Time
+	var done, begin, redraw <-chan time.Time
 	var logo, logoEnd <-chan time.Time
 	frame := 0
 	if *animate > 0 && t.mode == modeReady {
@@ -120,13 +126,25 @@ func main() {
 		case <-done:
 			spinner, done = nil, nil
 			t.reply()
+		case <-redraw:
+			// Output, but nothing new on screen.
+			out("\x1b[?25l")
+		case <-begin:
+			begin, redraw = nil, nil
+			t.begin()
+			spinner, done = time.Tick(80*time.Millisecond), time.After(*think)
 		case chunk, ok := <-inputCh:
 			if !ok {
 				return
 			}
 			if t.key(chunk) {
-				spinner = time.Tick(80 * time.Millisecond)
-				done = time.After(*think)
+				if *still > 0 {
+					t.draw()
+					begin, redraw = time.After(*still), time.Tick(100*time.Millisecond)
+					continue
+				}
+				t.begin()
+				spinner, done = time.Tick(80*time.Millisecond), time.After(*think)
 			}
 		}
 	}
@@ -195,11 +213,7 @@ func (t *tui) key(b []byte) bool {
 			if t.input == "" {
 				return false
 			}
-			first, _, _ := strings.Cut(t.input, "\n")
-			t.transcript = append(t.transcript, "> "+first)
-			t.input = ""
-			t.mode = modeThinking
-			t.draw()
+			t.sent, t.input = t.input, ""
 			return true
 		case strings.HasPrefix(s, "\x1b[200~"):
 			s = strings.TrimPrefix(s, "\x1b[200~")
@@ -219,10 +233,28 @@ func (t *tui) key(b []byte) bool {
 	return false
 }
 
+// begin starts the turn of the message sent.
+func (t *tui) begin() {
+	first, _, _ := strings.Cut(t.sent, "\n")
+	t.transcript = append(t.transcript, "> "+first)
+	t.mode = modeThinking
+	if *titled {
+		out("\x1b]0;⠋ faketui\x07")
+	}
+	t.draw()
+}
+
 // reply ends a turn.
 func (t *tui) reply() {
 	last := strings.TrimPrefix(t.transcript[len(t.transcript)-1], "> ")
+	t.replies++
 	text := "● reply to: " + last
+	if *number {
+		text = fmt.Sprintf("● reply %d to: %s", t.replies, last)
+	}
+	if *titled {
+		out("\x1b]0;faketui\x07")
+	}
 	t.mode = modeReady
 	t.transcript = append(t.transcript, text)
 	switch {
