@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
 )
@@ -44,7 +43,6 @@ func TestRealCLI_ClaudeWithoutAKeyWantsALogin(t *testing.T) {
 	if code := h.do("POST", "/api/managed-agents", map[string]any{"type": "claude", "workdir": t.TempDir()}, &a); code != http.StatusCreated {
 		t.Fatalf("spawn: %d %+v", code, a)
 	}
-	go func() { time.Sleep(25 * time.Second); t.Logf("screen:\n%s", h.screenLog(a.ID)) }()
 	p := h.waitPending(a.ID, "login_required")
 	if !strings.Contains(p.Question, "Not logged in") {
 		t.Errorf("login prompt %+v; want claude's \"Not logged in\" footer", p)
