@@ -290,3 +290,29 @@ func TestRealCLI_WarmPool(t *testing.T) {
 		})
 	}
 }
+
+// Gemini CLI against the fake Gemini API: its model router's JSON call is
+// answered in kind, and the turn streams the fake's text.
+func TestRealCLI_GeminiRepliesWithTheModelsText(t *testing.T) {
+	bin := agentCLIs(t)
+	model := fakemodel.NewGemini()
+	t.Cleanup(model.Close)
+	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "gemini" {
+  command = [%q]
+  env     = { GOOGLE_GEMINI_BASE_URL = %q }
+}`, filepath.Join(bin, "gemini"), model.URL())))
+	var a agent
+	if code := h.do("POST", "/api/managed-agents", map[string]any{
+		"type": "gemini", "workdir": t.TempDir(), "credentials": map[string]string{"googleKey": "AIza-FAKE-parallax-gemini-0003"},
+	}, &a); code != http.StatusCreated {
+		t.Fatalf("spawn: %d", code)
+	}
+	h.waitStatus(a.ID, "ready")
+	var r sendReply
+	if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
+		t.Fatalf("send: %d, reply %q; want %q; agent output:\n%s", code, r.Message.Content, fakemodel.DefaultReply, h.screenLog(a.ID))
+	}
+	if !strings.Contains(strings.Join(model.UserTexts(), "\n"), "say hello") {
+		t.Errorf("the model never saw the message: %q", model.UserTexts())
+	}
+}

@@ -126,8 +126,8 @@ func codexAboveComposer(s screen.Lines) screen.Lines {
 func (Codex) Detect(s screen.Lines) Detection { return Detect(codexRules, s) }
 
 // codexChrome is what Codex draws between a reply and its composer: the
-// turn's timing line and status lines.
-var codexChrome = regexp.MustCompile(`^(─ Worked for|Worked for|• Working|⏎ send|\d+% context left|Token usage)`)
+// turn's timing line, status lines, and a tip it may hang under a reply.
+var codexChrome = regexp.MustCompile(`^(─ Worked for|Worked for|• Working|⏎ send|\d+% context left|Token usage|└ Tip: )`)
 
 // Reply returns what Codex drew between the echoed input ("› sent") and
 // its composer (the last "› " row; the footer is below it), without its

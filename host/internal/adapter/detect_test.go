@@ -113,6 +113,10 @@ var recordings = []recorded{
 	{file: "gemini/ready", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
 	{file: "gemini/ready-yolo", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
 	{file: "gemini/busy", state: adapter.StateBusy, rule: "gemini: thinking", selected: -1},
+	// A message typed while Gemini CLI still starts ("Initializing...
+	// Prompts will be queued.") waits above the prompt: the turn goes on.
+	{file: "gemini/queued", state: adapter.StateBusy, rule: "gemini: queued", selected: -1},
+	{file: "gemini/reply", state: adapter.StateReady, rule: "gemini: prompt", selected: -1},
 	// Gemini is back at its prompt, but the turn failed for a reason a
 	// retry won't fix; see the rule.
 	{file: "gemini/error-apikey", state: adapter.StateError, rule: "gemini: api error", selected: -1,
@@ -216,6 +220,7 @@ func TestReplyRecordings(t *testing.T) {
 		{"claude 2.1.332", "claude/ready-2.1.332", "claude/reply-2.1.332", "Say hello", "Hello from the fake model."},
 		{"codex", "codex/ready", "codex/reply", "Say hello", "Hello from the fake model."},
 		{"codex 0.171.0", "codex/ready-0.171.0", "codex/reply-0.171.0", "Say hello", "Hello from the fake model."},
+		{"gemini", "gemini/ready", "gemini/reply", "Say hello", "Hello from the fake model."},
 		// Hand-written before the fake model existed, so it says
 		// something else.
 		{"aider", "aider/ready", "aider/reply", "Say hello", "Hello! How can I help you with your code today?"},
@@ -454,5 +459,24 @@ func TestClaudeWithoutALogin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCodexTipIsNoReply: Codex 0.171.0 may hang a tip under a reply
+// ("└ Tip: Use /keymap …", seen in the real-CLI rounds); it is chrome.
+func TestCodexTipIsNoReply(t *testing.T) {
+	after := render(t, "codex/reply-0.171.0")
+	var withTip screen.Lines
+	for _, row := range after {
+		withTip = append(withTip, row)
+		if strings.Contains(row, "• Hello from the fake model.") {
+			withTip = append(withTip, "  └ Tip: Use /keymap to configure keyboard shortcuts.")
+		}
+	}
+	if len(withTip) == len(after) {
+		t.Fatal("the recording has no reply row to hang a tip under")
+	}
+	if got := (adapter.Codex{}).Reply(render(t, "codex/ready-0.171.0"), withTip, "Say hello"); got != "Hello from the fake model." {
+		t.Errorf("Reply = %q", got)
 	}
 }

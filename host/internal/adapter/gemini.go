@@ -75,6 +75,11 @@ var geminiRules = []Rule{
 		}},
 	{Name: "gemini: thinking", State: StateBusy,
 		Match: regexp.MustCompile(`esc to cancel`)},
+	// A message typed while the CLI starts ("Initializing... Prompts
+	// will be queued.") waits above the prompt and runs once it is up:
+	// the turn has not ended.
+	{Name: "gemini: queued", State: StateBusy,
+		Match: regexp.MustCompile(`Queued \(press ↑ to edit\)`)},
 	// A failed turn: Gemini prints the error and is back at its prompt.
 	// It counts as an error (the likely causes, a bad key or no quota,
 	// don't go away by retrying) only while it is the last thing in the
@@ -127,10 +132,21 @@ func (Gemini) Detect(s screen.Lines) Detection { return Detect(geminiRules, s) }
 
 var geminiChrome = regexp.MustCompile(`^(>|Type your message|\? for shortcuts|Using:|~|no sandbox|╭|╰)`)
 
-// Reply returns what Gemini drew after the echoed input, without its
-// chrome; Gemini marks its reply with "✦ ".
+// geminiRule is the top rule of the prompt box; 0.61 draws the input, its
+// mode line and the workspace footer below it.
+var geminiRule = regexp.MustCompile(`^─{10,}\s*$`)
+
+// Reply returns what Gemini drew after the echoed input and above its
+// prompt box, without its chrome; Gemini marks its reply with "✦ ".
 func (Gemini) Reply(before, after screen.Lines, sent string) string {
-	text := linesAfterEcho(after, sent, func(row string) bool { return geminiChrome.MatchString(unbox(row)) }, false)
+	end := len(after)
+	for i := len(after) - 1; i >= 0; i-- {
+		if geminiRule.MatchString(after[i]) {
+			end = i
+			break
+		}
+	}
+	text := linesAfterEcho(after[:end], sent, func(row string) bool { return geminiChrome.MatchString(unbox(row)) }, false)
 	var out []string
 	for _, line := range strings.Split(text, "\n") {
 		out = append(out, strings.TrimPrefix(unbox(line), "✦ "))

@@ -407,6 +407,12 @@ func (s *session) typeLine(text string) {
 func (s *session) save(state string) {
 	s.t.Helper()
 	s.settle()
+	s.saveNow(state)
+}
+
+// saveNow saves the state as it is, for a screen that would not stay.
+func (s *session) saveNow(state string) {
+	s.t.Helper()
 	s.mu.Lock()
 	raw := append([]byte(nil), s.raw...)
 	scr := renderScreen(s.term)
@@ -841,6 +847,24 @@ func geminiScenarios() []scenario {
 			// What to pre-seed: settings.json and trustedFolders.json, as
 			// geminiSeeded writes them.
 			s.logHomeFiles(".gemini")
+		}},
+		// A turn against the fake Gemini API, typed the moment the prompt
+		// shows: Gemini CLI may still be starting then, and queues it.
+		{cli: "gemini", name: "reply", env: map[string]string{"GEMINI_API_KEY": fakeGeminiKey}, setup: func(t *testing.T, s *session) {
+			geminiSeeded(s)
+			m := fakemodel.NewGemini()
+			t.Cleanup(m.Close)
+			s.env["GOOGLE_GEMINI_BASE_URL"] = m.URL()
+		}, run: func(t *testing.T, s *session) {
+			s.waitFor(`Type your message`, time.Minute)
+			s.typeLine("Say hello")
+			s.waitFor(`Queued \(press|esc to cancel|`+regexp.QuoteMeta(fakemodel.DefaultReply), 30*time.Second)
+			if strings.Contains(s.screen(), "Queued (press") {
+				s.saveNow("queued")
+			}
+			s.waitFor(regexp.QuoteMeta(fakemodel.DefaultReply), time.Minute)
+			s.settle()
+			s.save("reply")
 		}},
 		{cli: "gemini", name: "turn", env: map[string]string{"GEMINI_API_KEY": fakeGeminiKey}, setup: func(t *testing.T, s *session) {
 			geminiSeeded(s)

@@ -1,7 +1,8 @@
 // Package fakemodel fakes the model APIs the agent CLIs talk to, which
-// can't be reached from tests: an Anthropic Messages API for Claude Code
-// and an OpenAI Responses API for Codex CLI. Each fake is an HTTP server on
-// 127.0.0.1 that answers every turn with a configurable text, streamed in
+// can't be reached from tests: an Anthropic Messages API for Claude Code,
+// an OpenAI Responses API for Codex CLI and the Gemini API for Gemini CLI.
+// Each fake is an HTTP server on 127.0.0.1 that answers every turn with a
+// configurable text, streamed in
 // the API's own server-sent-event format, and records what it was asked so
 // tests can assert on it. They are fakes, not simulators: no tools, no
 // token counting, no errors unless a test asks for them (WithError).

@@ -183,3 +183,14 @@ func TestATitledTurnStillAfterEnterIsWaitedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestAQueuedMessageIsWaitedFor: a message the CLI queued while it started
+// (Gemini CLI), then its bare prompt for a moment before the turn: the
+// turn ends with the reply, not at that prompt.
+func TestAQueuedMessageIsWaitedFor(t *testing.T) {
+	a := startProgram(t, Options{Adapter: fakeAdapter{}}, exec.Command(fakeBin, "-queue=500ms"))
+	a.waitStatus(t, StatusReady)
+	if got := a.send(t, "hi"); got != "reply to: hi" {
+		t.Errorf("reply %q; status reasons: %s", got, a.statusReasons())
+	}
+}

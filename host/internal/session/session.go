@@ -432,6 +432,11 @@ func (s *Session) tick() {
 			// starts no turn).
 			need = titledQuietSettles * s.opts.Settle
 		}
+	case s.status == StatusBusy && s.turnText != "" && s.opts.Adapter.Reply(nil, lines, s.turnText) == "":
+		// The turn was seen busy, yet no reply to it shows: it may go
+		// on (Gemini CLI runs a message queued while it started only
+		// after a moment at its prompt), so only a longer quiet ends it.
+		need = 4 * s.opts.Settle
 	case s.region != "":
 		// Otherwise the prompt's own rows being still is enough: while
 		// the CLI works they show it (a reply streams behind a spinner

@@ -37,6 +37,7 @@ var fakeRules = []adapter.Rule{
 			d.Question, d.Choices, d.Selected, _ = adapter.ParseMenu(s)
 		}},
 	{Name: "fake: thinking", State: adapter.StateBusy, Match: regexp.MustCompile(`esc to interrupt`)},
+	{Name: "fake: queued", State: adapter.StateBusy, Match: regexp.MustCompile(`Queued \(press`)},
 	{Name: "fake: prompt", State: adapter.StateReady, Match: regexp.MustCompile(`(?m)^─{10,}\n❯.*\n─{10,}`)},
 }
 

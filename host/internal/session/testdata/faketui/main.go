@@ -29,6 +29,7 @@ var (
 	chunked = flag.Bool("chunked", false, "write the frame with the reply in pieces of a few bytes")
 	stream  = flag.Duration("stream", 0, "reveal the reply a word at a time with this pause, prompt box shown")
 	still   = flag.Duration("still", 0, "after Enter, clear the input box and show nothing of the turn this long, writing what changes nothing on screen, as a CLI on a loaded machine")
+	queue   = flag.Duration("queue", 0, "after Enter, show the message queued this long, then the bare prompt a moment before the turn, as Gemini CLI does while it starts")
 	titled  = flag.Bool("titled", false, "put a spinner glyph in the window title while a turn runs, as Claude Code does")
 	number  = flag.Bool("number", false, "number the replies: \"reply 2 to: …\"")
 	animate = flag.Duration("animate", 0, "once the prompt shows, animate a logo on the top row this long, as Claude Code 2.1.332 does")
@@ -61,6 +62,8 @@ type tui struct {
 	// sent is the message of the turn; replies counts the turns ended.
 	sent    string
 	replies int
+	// queued is the message shown queued, or "".
+	queued string
 }
 
 func main() {
@@ -102,7 +105,7 @@ func main() {
 	t.next()
 
 	var spinner <-chan time.Time
-	var done, begin, redraw <-chan time.Time
+	var done, begin, redraw, unqueue <-chan time.Time
 	var logo, logoEnd <-chan time.Time
 	frame := 0
 	if *animate > 0 && t.mode == modeReady {
@@ -129,6 +132,12 @@ func main() {
 		case <-redraw:
 			// Output, but nothing new on screen.
 			out("\x1b[?25l")
+		case <-unqueue:
+			unqueue = nil
+			t.queued = ""
+			t.draw()
+			// Longer than the tests' Settle, shorter than 4 of them.
+			begin = time.After(800 * time.Millisecond)
 		case <-begin:
 			begin, redraw = nil, nil
 			t.begin()
@@ -138,6 +147,12 @@ func main() {
 				return
 			}
 			if t.key(chunk) {
+				if *queue > 0 {
+					t.queued = t.sent
+					t.draw()
+					unqueue = time.After(*queue)
+					continue
+				}
 				if *still > 0 {
 					t.draw()
 					begin, redraw = time.After(*still), time.Tick(100*time.Millisecond)
@@ -331,6 +346,10 @@ func (t *tui) frame() string {
 				l = strings.Join(strings.Fields(l)[:t.revealed], " ")
 			}
 			row("\x1b[38;5;246m" + l + "\x1b[39m")
+		}
+		if t.queued != "" {
+			row("  Queued (press ↑ to edit):")
+			row("    " + t.queued)
 		}
 		row("")
 		if t.mode == modeThinking {
