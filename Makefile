@@ -47,6 +47,7 @@ agent-clis-latest: build
 
 bench: build
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
+	PARALLAX_CLAUDE_PREVIOUS="$$(sh test/agent-clis/install.sh test/agent-clis/previous)" && export PARALLAX_CLAUDE_PREVIOUS && \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./host/e2e/ && \
 	$(GO) test -run '^$$' -bench . -benchtime 2x -count 1 ./host/internal/session/ ./host/internal/screen/ ./host/internal/api/
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/internal/store/

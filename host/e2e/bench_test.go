@@ -178,24 +178,61 @@ func spawnToReady(b *testing.B, h *host) time.Duration {
 	return took
 }
 
-// BenchmarkRealCLI_ClaudeSpawnToReady measures the real Claude Code, with
-// onboarding pre-seeded and a fake model on loopback: spawn to ready, and a
-// turn from send to reply (the fake answers at once). `make bench` runs it
-// when the pinned CLIs are installed.
-func BenchmarkRealCLI_ClaudeSpawnToReady(b *testing.B) {
+// BenchmarkRealCLI_SpawnToReady measures each real CLI through the host
+// against its fake model: spawn until ready, beside the time its prompt
+// was first drawn, and a turn until the reply is returned, beside the time
+// the reply was first drawn, both taken from the same run's terminal
+// stream. Claude Code runs at the pinned release and, when `make bench`
+// installed it (PARALLAX_CLAUDE_PREVIOUS), at the one before.
+func BenchmarkRealCLI_SpawnToReady(b *testing.B) {
 	bin := os.Getenv("PARALLAX_AGENT_CLIS")
 	if bin == "" {
 		b.Skip("PARALLAX_AGENT_CLIS is not set")
 	}
-	model := fakemodel.NewAnthropic()
-	b.Cleanup(model.Close)
-	h := startHost(b, writeConfigWith(b, "", fmt.Sprintf(`agent_type "claude" {
+	anthropic := fakemodel.NewAnthropic()
+	b.Cleanup(anthropic.Close)
+	openai := fakemodel.NewOpenAIResponses()
+	b.Cleanup(openai.Close)
+	claudeType := func(bin string) string {
+		return fmt.Sprintf(`agent_type "claude" {
   command = [%q]
   env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), model.URL())))
-	// The footer under the prompt box, and the fake model's reply, as
-	// the terminal stream first shows them.
-	footer := regexp.MustCompile(`for shortcuts|mode on|permissions on`)
+}`, filepath.Join(bin, "claude"), anthropic.URL())
+	}
+	type cli struct {
+		name, typ, bin, agentType string
+		creds                     map[string]string
+		// prompt matches the screen once the CLI's prompt is up.
+		prompt *regexp.Regexp
+	}
+	claudePrompt := regexp.MustCompile(`for shortcuts|mode on|permissions on`)
+	clis := []cli{
+		{"claude", "claude", bin, claudeType(bin), map[string]string{"anthropicKey": fakeKey}, claudePrompt},
+		{"claude-previous", "claude", os.Getenv("PARALLAX_CLAUDE_PREVIOUS"), "", map[string]string{"anthropicKey": fakeKey}, claudePrompt},
+		{"codex", "codex", bin, fmt.Sprintf(`agent_type "codex" {
+  command = [%q]
+  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
+             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
+             "-c", "model_providers.fake.wire_api=\"responses\""]
+}`, filepath.Join(bin, "codex"), openai.URL()), map[string]string{"openaiKey": "sk-FAKE-parallax-codex-bench"},
+			regexp.MustCompile(`for agents · \? for shortcuts`)},
+	}
+	for _, c := range clis {
+		b.Run(c.name, func(b *testing.B) {
+			if c.bin == "" {
+				b.Skip("PARALLAX_CLAUDE_PREVIOUS is not set: `make bench` installs test/agent-clis/previous")
+			}
+			if c.agentType == "" {
+				c.agentType = claudeType(c.bin)
+			}
+			benchSpawnToReady(b, startHost(b, writeConfigWith(b, "", c.agentType)), c.typ, c.creds, c.prompt)
+		})
+	}
+}
+
+// benchSpawnToReady spawns agents of typ on h one by one, sends each a
+// message, and reports the p50s.
+func benchSpawnToReady(b *testing.B, h *host, typ string, creds map[string]string, prompt *regexp.Regexp) {
 	reply := regexp.MustCompile(regexp.QuoteMeta(fakemodel.DefaultReply))
 	const samples = 5
 	var drawnAt, ready, replyDrawn, turn []time.Duration
@@ -204,19 +241,20 @@ func BenchmarkRealCLI_ClaudeSpawnToReady(b *testing.B) {
 			var a agent
 			start := time.Now()
 			if code := h.do("POST", "/api/managed-agents", map[string]any{
-				"type": "claude", "workdir": b.TempDir(), "credentials": map[string]string{"anthropicKey": fakeKey},
+				"type": typ, "workdir": b.TempDir(), "credentials": creds,
 			}, &a); code != http.StatusCreated {
 				b.Fatalf("spawn: %d", code)
 			}
 			tm := h.attachTerm(a.ID)
-			prompt := firstMatch(tm, footer, 0)
+			drawn := firstMatch(tm, prompt, 0)
 			h.waitStatus(a.ID, "ready")
 			ready = append(ready, time.Since(start))
-			drawnAt = append(drawnAt, (<-prompt).Sub(start))
+			drawnAt = append(drawnAt, (<-drawn).Sub(start))
 			start = time.Now()
 			replied := firstMatch(tm, reply, len(tm.output()))
-			if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, nil); code != 200 {
-				b.Fatalf("send: %d", code)
+			var r sendReply
+			if code := h.do("POST", "/api/managed-agents/"+a.ID+"/send", map[string]any{"message": "say hello", "expectResponse": true, "timeout": 60}, &r); code != 200 || r.Message.Content != fakemodel.DefaultReply {
+				b.Fatalf("send: %d %q", code, r.Message.Content)
 			}
 			turn = append(turn, time.Since(start))
 			replyDrawn = append(replyDrawn, (<-replied).Sub(start))

@@ -6,10 +6,14 @@
 #
 #   PARALLAX_AGENT_CLIS="$(sh test/agent-clis/install.sh)"
 #
+# With a directory, it installs that directory's lockfile instead:
+# test/agent-clis/previous pins the Claude Code release before the pinned
+# one, which `make bench` measures beside it.
+#
 # Needs only node and npm. PARALLAX_CACHE overrides ~/.cache/parallax.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "${1:-$(dirname "$0")}" && pwd)
 cache=${PARALLAX_CACHE:-${HOME}/.cache/parallax}/agent-clis
 
 command -v node >/dev/null 2>&1 || { echo "install.sh: node not found" >&2; exit 1; }
@@ -38,7 +42,10 @@ cp "$here/package.json" "$here/package-lock.json" "$tmp/"
 echo "agent CLIs: installing into $dir (takes a minute the first time)" >&2
 start=$(date +%s)
 (cd "$tmp" && npm ci --no-audit --no-fund --loglevel=error) 1>&2
-for b in claude codex gemini; do
+for b in $(node -e '
+const d = require(process.argv[1]).dependencies, bins = {"@anthropic-ai/claude-code": "claude", "@openai/codex": "codex", "@google/gemini-cli": "gemini"};
+console.log(Object.keys(d).map(p => bins[p]).filter(Boolean).join(" "));
+' "$here/package.json"); do
 	[ -x "$tmp/node_modules/.bin/$b" ] || { echo "install.sh: $b missing after npm ci" >&2; exit 1; }
 done
 touch "$tmp/.complete"
