@@ -125,6 +125,17 @@ func codexAboveComposer(s screen.Lines) screen.Lines {
 
 func (Codex) Detect(s screen.Lines) Detection { return Detect(codexRules, s) }
 
+// ReadyRegion is the composer (the last "› " row) and the footer under
+// it: above, Codex's welcome box and its reply may still be redrawn.
+func (Codex) ReadyRegion(s screen.Lines) screen.Lines {
+	for i := len(s) - 1; i >= 0; i-- {
+		if strings.HasPrefix(s[i], "› ") {
+			return s[i:]
+		}
+	}
+	return nil
+}
+
 // codexChrome is what Codex draws between a reply and its composer: the
 // turn's timing line, status lines, and a tip it may hang under a reply.
 var codexChrome = regexp.MustCompile(`^(─ Worked for|Worked for|• Working|⏎ send|\d+% context left|Token usage|└ Tip: )`)

@@ -295,6 +295,24 @@ func TestDraftKeepsError(t *testing.T) {
 
 // TestClaudeReadyRegion: the region is the prompt box and the footer under
 // it, never the logo, on both versions' ready screens.
+func TestCodexReadyRegion(t *testing.T) {
+	for _, file := range []string{"codex/ready", "codex/ready-0.171.0", "codex/reply-0.171.0"} {
+		t.Run(file, func(t *testing.T) {
+			region := adapter.Codex{}.ReadyRegion(render(t, file))
+			text := region.Text()
+			if len(region) < 2 || !strings.HasPrefix(region[0], "› ") || !strings.Contains(text, "? for shortcuts") {
+				t.Fatalf("region:\n%s\nwant the composer and its footer", text)
+			}
+			if strings.Contains(text, "Hello from the fake model") || strings.Contains(text, "OpenAI Codex") {
+				t.Errorf("region holds more than the composer:\n%s", text)
+			}
+		})
+	}
+	if r := (adapter.Codex{}).ReadyRegion(render(t, "codex/login")); r != nil {
+		t.Errorf("the login screen has a ready region: %q", r)
+	}
+}
+
 func TestClaudeReadyRegion(t *testing.T) {
 	for _, file := range []string{"claude/ready", "claude/ready-2.1.332", "claude/ready-bypass-2.1.332"} {
 		t.Run(file, func(t *testing.T) {
