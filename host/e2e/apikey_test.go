@@ -370,10 +370,7 @@ func startKeyRecordingHost(t *testing.T) (*host, *keyRecorder, string) {
 	model := fakemodel.NewAnthropic()
 	t.Cleanup(model.Close)
 	rec := newKeyRecorder(t, model)
-	path := writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), rec.URL))
+	path := writeConfigWith(t, "", claudeType(bin, rec.URL))
 	return startHost(t, path), rec, filepath.Join(filepath.Dir(path), "data")
 }
 

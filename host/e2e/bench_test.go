@@ -193,12 +193,6 @@ func BenchmarkRealCLI_SpawnToReady(b *testing.B) {
 	b.Cleanup(anthropic.Close)
 	openai := fakemodel.NewOpenAIResponses()
 	b.Cleanup(openai.Close)
-	claudeType := func(bin string) string {
-		return fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), anthropic.URL())
-	}
 	type cli struct {
 		name, typ, bin, agentType string
 		creds                     map[string]string
@@ -207,14 +201,9 @@ func BenchmarkRealCLI_SpawnToReady(b *testing.B) {
 	}
 	claudePrompt := regexp.MustCompile(`for shortcuts|mode on|permissions on`)
 	clis := []cli{
-		{"claude", "claude", bin, claudeType(bin), map[string]string{"anthropicKey": fakeKey}, claudePrompt},
+		{"claude", "claude", bin, claudeType(bin, anthropic.URL()), map[string]string{"anthropicKey": fakeKey}, claudePrompt},
 		{"claude-previous", "claude", os.Getenv("PARALLAX_CLAUDE_PREVIOUS"), "", map[string]string{"anthropicKey": fakeKey}, claudePrompt},
-		{"codex", "codex", bin, fmt.Sprintf(`agent_type "codex" {
-  command = [%q]
-  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
-             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
-             "-c", "model_providers.fake.wire_api=\"responses\""]
-}`, filepath.Join(bin, "codex"), openai.URL()), map[string]string{"openaiKey": "sk-FAKE-parallax-codex-bench"},
+		{"codex", "codex", bin, codexType(bin, openai.URL()), map[string]string{"openaiKey": "sk-FAKE-parallax-codex-bench"},
 			regexp.MustCompile(`for agents · \? for shortcuts`)},
 	}
 	for _, c := range clis {
@@ -223,7 +212,7 @@ func BenchmarkRealCLI_SpawnToReady(b *testing.B) {
 				b.Skip("PARALLAX_CLAUDE_PREVIOUS is not set: `make bench` installs test/agent-clis/previous")
 			}
 			if c.agentType == "" {
-				c.agentType = claudeType(c.bin)
+				c.agentType = claudeType(c.bin, anthropic.URL())
 			}
 			benchSpawnToReady(b, startHost(b, writeConfigWith(b, "", c.agentType)), c.typ, c.creds, c.prompt)
 		})

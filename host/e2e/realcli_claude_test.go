@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,10 +32,7 @@ func TestRealCLI_ClaudeWithoutAKeyWantsALogin(t *testing.T) {
 	bin := agentCLIs(t)
 	model := fakemodel.NewAnthropic()
 	t.Cleanup(model.Close)
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), model.URL())))
+	h := startHost(t, writeConfigWith(t, "", claudeType(bin, model.URL())))
 	stream := h.subscribe("")
 
 	var a agent
@@ -84,10 +80,7 @@ func TestRealCLI_ClaudeRepliesLongerThanTheScreen(t *testing.T) {
 	// each its own.
 	model := fakemodel.NewAnthropic(fakemodel.WithReply(func([]byte) string { return strings.Join(lines, "\n\n") }))
 	t.Cleanup(model.Close)
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), model.URL())))
+	h := startHost(t, writeConfigWith(t, "", claudeType(bin, model.URL())))
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{
 		"type": "claude", "workdir": t.TempDir(), "credentials": map[string]string{"anthropicKey": fakeKey},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/parallax/parallax/host/internal/fakemodel"
@@ -19,38 +18,18 @@ func TestRealCLI_TwentySpawnsEachReplyExactly(t *testing.T) {
 	tests := []struct {
 		typ       string
 		start     func() (url string, close func())
-		agentType func(url string) string
+		agentType func(bin, url string) string
 		creds     map[string]string
 	}{
-		{"claude", func() (string, func()) { m := fakemodel.NewAnthropic(); return m.URL(), m.Close },
-			func(url string) string {
-				return fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), url)
-			}, map[string]string{"anthropicKey": fakeKey}},
-		{"codex", func() (string, func()) { m := fakemodel.NewOpenAIResponses(); return m.URL(), m.Close },
-			func(url string) string {
-				return fmt.Sprintf(`agent_type "codex" {
-  command = [%q]
-  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
-             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
-             "-c", "model_providers.fake.wire_api=\"responses\""]
-}`, filepath.Join(bin, "codex"), url)
-			}, map[string]string{"openaiKey": "sk-FAKE-parallax-codex-rounds"}},
-		{"gemini", func() (string, func()) { m := fakemodel.NewGemini(); return m.URL(), m.Close },
-			func(url string) string {
-				return fmt.Sprintf(`agent_type "gemini" {
-  command = [%q]
-  env     = { GOOGLE_GEMINI_BASE_URL = %q }
-}`, filepath.Join(bin, "gemini"), url)
-			}, map[string]string{"googleKey": "AIza-FAKE-parallax-gemini-rounds"}},
+		{"claude", func() (string, func()) { m := fakemodel.NewAnthropic(); return m.URL(), m.Close }, claudeType, map[string]string{"anthropicKey": fakeKey}},
+		{"codex", func() (string, func()) { m := fakemodel.NewOpenAIResponses(); return m.URL(), m.Close }, codexType, map[string]string{"openaiKey": "sk-FAKE-parallax-codex-rounds"}},
+		{"gemini", func() (string, func()) { m := fakemodel.NewGemini(); return m.URL(), m.Close }, geminiType, map[string]string{"googleKey": "AIza-FAKE-parallax-gemini-rounds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
 			url, closeModel := tt.start()
 			t.Cleanup(closeModel)
-			h := startHost(t, writeConfigWith(t, "", tt.agentType(url)))
+			h := startHost(t, writeConfigWith(t, "", tt.agentType(bin, url)))
 			stream := h.subscribe("")
 			runRounds(t, h, apiKeyRounds, apiKeyParallel, func(i int, id *string) (err error) {
 				a, err := h.spawnRound(map[string]any{"type": tt.typ, "workdir": t.TempDir(), "credentials": tt.creds})
@@ -86,13 +65,13 @@ func TestRealCLI_TwentySpawnsEachReplyExactly(t *testing.T) {
 				}
 				return nil
 			})
-			var false_ []error
+			var unwanted []error
 			for _, e := range stream.events() {
 				if e["event"] == "question" || e["event"] == "login_required" {
-					false_ = append(false_, fmt.Errorf("%v", e))
+					unwanted = append(unwanted, fmt.Errorf("%v", e))
 				}
 			}
-			if err := errors.Join(false_...); err != nil {
+			if err := errors.Join(unwanted...); err != nil {
 				t.Errorf("events no agent should have sent:\n%v", err)
 			}
 		})

@@ -56,10 +56,7 @@ func TestRealCLI_ClaudeBecomesReadyAndRepliesWithTheModelsText(t *testing.T) {
 	gate := make(chan struct{})
 	model := fakemodel.NewAnthropic(fakemodel.WithGate(gate))
 	t.Cleanup(model.Close)
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "claude" {
-  command = [%q]
-  env     = { ANTHROPIC_BASE_URL = %q }
-}`, filepath.Join(bin, "claude"), model.URL())))
+	h := startHost(t, writeConfigWith(t, "", claudeType(bin, model.URL())))
 
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{
@@ -214,12 +211,7 @@ func TestRealCLI_CodexRepliesWithTheModelsText(t *testing.T) {
 	t.Cleanup(model.Close)
 	// The fake provider goes in as -c overrides, beside the pre-seeded
 	// config.toml that trusts the workdir.
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "codex" {
-  command = [%q]
-  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
-             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
-             "-c", "model_providers.fake.wire_api=\"responses\""]
-}`, filepath.Join(bin, "codex"), model.URL())))
+	h := startHost(t, writeConfigWith(t, "", codexType(bin, model.URL())))
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{
 		"type": "codex", "workdir": t.TempDir(), "credentials": map[string]string{"openaiKey": "sk-FAKE-parallax-codex-0001"},
@@ -297,10 +289,7 @@ func TestRealCLI_GeminiRepliesWithTheModelsText(t *testing.T) {
 	bin := agentCLIs(t)
 	model := fakemodel.NewGemini()
 	t.Cleanup(model.Close)
-	h := startHost(t, writeConfigWith(t, "", fmt.Sprintf(`agent_type "gemini" {
-  command = [%q]
-  env     = { GOOGLE_GEMINI_BASE_URL = %q }
-}`, filepath.Join(bin, "gemini"), model.URL())))
+	h := startHost(t, writeConfigWith(t, "", geminiType(bin, model.URL())))
 	var a agent
 	if code := h.do("POST", "/api/managed-agents", map[string]any{
 		"type": "gemini", "workdir": t.TempDir(), "credentials": map[string]string{"googleKey": "AIza-FAKE-parallax-gemini-0003"},
@@ -315,4 +304,31 @@ func TestRealCLI_GeminiRepliesWithTheModelsText(t *testing.T) {
 	if !strings.Contains(strings.Join(model.UserTexts(), "\n"), "say hello") {
 		t.Errorf("the model never saw the message: %q", model.UserTexts())
 	}
+}
+
+// claudeType is an agent_type block running Claude Code from bin against
+// the fake model at url; codexType and geminiType are its likes.
+func claudeType(bin, url string) string {
+	return fmt.Sprintf(`agent_type "claude" {
+  command = [%q]
+  env     = { ANTHROPIC_BASE_URL = %q }
+}`, filepath.Join(bin, "claude"), url)
+}
+
+// codexType gives Codex the fake as -c overrides, beside the pre-seeded
+// config.toml that trusts the workdir.
+func codexType(bin, url string) string {
+	return fmt.Sprintf(`agent_type "codex" {
+  command = [%q]
+  args    = ["-c", "model_provider=\"fake\"", "-c", "model_providers.fake.name=\"fake\"",
+             "-c", "model_providers.fake.base_url=\"%s/v1\"", "-c", "model_providers.fake.env_key=\"OPENAI_API_KEY\"",
+             "-c", "model_providers.fake.wire_api=\"responses\""]
+}`, filepath.Join(bin, "codex"), url)
+}
+
+func geminiType(bin, url string) string {
+	return fmt.Sprintf(`agent_type "gemini" {
+  command = [%q]
+  env     = { GOOGLE_GEMINI_BASE_URL = %q }
+}`, filepath.Join(bin, "gemini"), url)
 }
