@@ -35,7 +35,7 @@ test: build lint
 	sh test/browser/setup.sh
 	sh test/kube/setup.sh >/dev/null
 	PARALLAX_AGENT_CLIS="$$(sh test/agent-clis/install.sh)" && export PARALLAX_AGENT_CLIS && \
-	$(GO) test -race -count=1 -timeout 15m $(MODULES)
+	$(GO) test -race -count=1 -timeout 20m $(MODULES)
 	# The parsers of what callers send: REST bodies and terminal frames.
 	cd host && $(GO) test -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime 30s ./internal/api/
 	cd host && $(GO) test -run '^$$' -fuzz '^FuzzTerminalFrame$$' -fuzztime 30s ./internal/api/

@@ -7,6 +7,7 @@ package adapter
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/parallax/parallax/host/internal/screen"
 )
@@ -54,6 +55,10 @@ type Detection struct {
 	// waiting for a still screen. Questions and logins are never taken
 	// early: a false one costs more than a slow one.
 	Proven bool
+	// Still, if set, is how long the screen must be still before the
+	// state counts, where that is longer than the session's own settle:
+	// a screen that may yet turn into another.
+	Still time.Duration
 }
 
 // Rule is one row of a detector table: when Match finds something in the

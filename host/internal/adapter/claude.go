@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/parallax/parallax/host/internal/screen"
 )
@@ -348,9 +349,10 @@ var claudeStartHint = regexp.MustCompile(`(^|· )← for agents`)
 
 // claudeNoLogin reads a Claude Code started with no login. 2.1.332 draws
 // its prompt a second before "Not logged in" (10 s before, full-screen),
-// so its prompt is ready only once the CLI has said where it stands: once
-// the start-up hint, drawn after the prompt, has come and gone, or once a
-// login notice went away (a /login in the terminal).
+// so its prompt is ready at once only when the CLI has said where it
+// stands: once the start-up hint, drawn after the prompt, has come and
+// gone, or once a login notice went away (a /login in the terminal). Before
+// any word, it counts only after the screen was still for claudeUntold.
 type claudeNoLogin struct {
 	Claude
 	// told is set once the hint or a login notice was seen; Detect runs
@@ -364,11 +366,22 @@ func (c claudeNoLogin) Detect(s screen.Lines) Detection {
 	if hint || d.State == StateLoginRequired {
 		c.told.Store(true)
 	}
-	if d.State == StateReady && (hint || !c.told.Load()) {
+	switch {
+	case d.State != StateReady:
+	case hint:
 		return Detection{Selected: -1}
+	case !c.told.Load():
+		// Not a word yet: a CLI that shows neither (an older or newer
+		// release, a wrapper) is ready once it has been still a while.
+		d.Still = claudeUntold
 	}
 	return d
 }
+
+// claudeUntold is how long a Claude Code with no login that has said
+// nothing about it must be still before its prompt counts: 2.1.332 says
+// it about a second after the prompt is up.
+const claudeUntold = 3 * time.Second
 
 // claudeBusyTitle: Claude Code titles itself "✳ Claude Code" at rest and
 // puts a spinner glyph first while it works (braille dots in 2.1.197,

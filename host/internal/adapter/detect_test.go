@@ -441,6 +441,8 @@ func TestClaudeWithoutALogin(t *testing.T) {
 	type step struct {
 		screen func(*testing.T) screen.Lines
 		want   adapter.State
+		// held: ready only once the screen is still a while.
+		held bool
 	}
 	tests := []struct {
 		name  string
@@ -448,32 +450,32 @@ func TestClaudeWithoutALogin(t *testing.T) {
 		steps []step
 	}{
 		{"no login, 2.1.332", seeded, []step{
-			{noHint("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
-			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
-			{file("claude/not-logged-in-2.1.332"), adapter.StateLoginRequired},
+			{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady, true},
+			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown, false},
+			{file("claude/not-logged-in-2.1.332"), adapter.StateLoginRequired, false},
 		}},
 		{"no login, auto mode 2.1.332", seeded, []step{
-			{file("claude/ready-2.1.332"), adapter.StateUnknown},
+			{file("claude/ready-2.1.332"), adapter.StateUnknown, false},
 		}},
 		{"no login, then /login in the terminal, 2.1.197", seeded, []step{
-			{file("claude/not-logged-in"), adapter.StateLoginRequired},
-			{file("claude/ready-bypass"), adapter.StateUnknown},
-			{noHint("claude/ready-bypass"), adapter.StateReady},
+			{file("claude/not-logged-in"), adapter.StateLoginRequired, false},
+			{file("claude/ready-bypass"), adapter.StateUnknown, false},
+			{noHint("claude/ready-bypass"), adapter.StateReady, false},
 		}},
 		{"no login, the hint gone", seeded, []step{
-			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown},
-			{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady},
+			{file("claude/ready-bypass-2.1.332"), adapter.StateUnknown, false},
+			{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady, false},
 		}},
-		{"a key given", withKey, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
-		{"a token in the env", withToken, []step{{file("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
-		{"the user's own home", adapter.LaunchOptions{}, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady}}},
+		{"a key given", withKey, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady, false}}},
+		{"a token in the env", withToken, []step{{file("claude/ready-bypass-2.1.332"), adapter.StateReady, false}}},
+		{"the user's own home", adapter.LaunchOptions{}, []step{{noHint("claude/ready-bypass-2.1.332"), adapter.StateReady, false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := adapter.Claude{}.ForLaunch(tt.opts)
 			for i, st := range tt.steps {
-				if got := a.Detect(st.screen(t)); got.State != st.want {
-					t.Errorf("step %d: %s (rule %q), want %s", i+1, got.State, got.Rule, st.want)
+				if got := a.Detect(st.screen(t)); got.State != st.want || (got.Still > 0) != st.held {
+					t.Errorf("step %d: %s (rule %q) held %s, want %s held %v", i+1, got.State, got.Rule, got.Still, st.want, st.held)
 				}
 			}
 		})

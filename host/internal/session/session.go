@@ -448,6 +448,9 @@ func (s *Session) tick() {
 			need = s.opts.RegionSettle
 		}
 	}
+	if det.State == adapter.StateReady && det.Still > need {
+		need = det.Still
+	}
 	settled := quiet >= need
 	evs := s.applyLocked(det, settled, lines, scrolled)
 	if !settled && !s.exited {
