@@ -186,8 +186,11 @@ func teamConfig(script string) string {
 }
 
 func teamConfigTimeout(script, timeout string) string {
+	// A key, so the host doesn't wait for the fake to say it has no
+	// login (adapter.LoginLate), which would eat into the timeout.
 	return fmt.Sprintf(`agent_type "claude" {
   command = ["/bin/sh", "-c", %s]
+  env     = { ANTHROPIC_API_KEY = "sk-ant-FAKE-orgchart-0000" }
 }
 pattern "team" {
   structure {
