@@ -74,9 +74,11 @@ func midTurn(t *testing.T, h *host, rt string, extra map[string]any) agent {
 		t.Fatalf("first send on %s: %d %q", rt, code, reply.Message.Content)
 	}
 	// The slow turn's request dies with the host; its reply must not.
+	// The goroutine gets the id, not a, which the polls below rewrite.
+	id := a.ID
 	go func() {
 		body := strings.NewReader(`{"message":"slow turn in flight","expectResponse":true,"timeout":60}`)
-		req, _ := http.NewRequest("POST", h.url+"/api/managed-agents/"+a.ID+"/send", body)
+		req, _ := http.NewRequest("POST", h.url+"/api/managed-agents/"+id+"/send", body)
 		req.Header.Set("Content-Type", "application/json")
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
