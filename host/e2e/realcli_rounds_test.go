@@ -9,7 +9,12 @@ import (
 	"github.com/parallax/parallax/host/internal/fakemodel"
 )
 
-// TestRealCLI_TwentySpawnsEachReplyExactly: per CLI, 20 spawns, 4 at a
+// roundsParallel is 2, not the key tests' 4: in `make test` other packages
+// run beside these, and 4 real CLIs at once on 2 cores starved Codex's
+// start past a minute.
+const roundsParallel = 2
+
+// TestRealCLI_TwentySpawnsEachReplyExactly: per CLI, 20 spawns, 2 at a
 // time, each reaching ready with no question or login on the way, each
 // answering a message with exactly the fake model's text; the last answers
 // the same message three times more.
@@ -31,7 +36,7 @@ func TestRealCLI_TwentySpawnsEachReplyExactly(t *testing.T) {
 			t.Cleanup(closeModel)
 			h := startHost(t, writeConfigWith(t, "", tt.agentType(bin, url)))
 			stream := h.subscribe("")
-			runRounds(t, h, apiKeyRounds, apiKeyParallel, func(i int, id *string) (err error) {
+			runRounds(t, h, apiKeyRounds, roundsParallel, func(i int, id *string) (err error) {
 				a, err := h.spawnRound(map[string]any{"type": tt.typ, "workdir": t.TempDir(), "credentials": tt.creds})
 				if err != nil {
 					return err
